@@ -1,0 +1,72 @@
+"""The one contract every inference backend implements (in the spirit of Polygraphy's runners).
+
+A backend is one module in this package that defines a `Runner` subclass decorated with `@register`.
+`open_model` discovers the modules of this package, so adding a backend touches one file. Backend
+modules must not import their heavy dependency (torch, tensorrt, pycuda, onnxruntime-gpu) at the top:
+they import it in `available()` / `__init__`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from ..bundle import ModelMeta
+from ..images import to_frames, to_tensor
+
+
+class Runner(abc.ABC):
+    """A loaded generator on one backend.
+
+    infer:        float32 (N, 3, S, S) RGB in [-1, 1] and float32 (N, c_dim) labels -> float32 (N, 3, S, S)
+    infer_frames: uint8 (N, S, S, 3) BGR face crops and labels -> uint8 (N, S, S, 3) BGR
+    Backends that can take frames directly (ONNX frames variant, GPU preprocessing) override infer_frames.
+    """
+
+    name: ClassVar[str]
+    meta: ModelMeta
+
+    @abc.abstractmethod
+    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray: ...
+
+    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return to_frames(self.infer(to_tensor(frames, self.meta.preprocess), c), self.meta.preprocess)
+
+    def describe(self) -> str:
+        """One line: backend, device, precision (shown when `--backend auto` picks)."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release device memory, sessions, streams."""
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    factory: Callable[..., Runner]
+    accepts: Callable[[Path], bool]  # can this backend load that artifact?
+    available: Callable[[], tuple[bool, str]]  # (usable here?, why not / what it would use)
+    priority: int  # higher is faster; `auto` picks the highest available that accepts the artifact
+
+
+REGISTRY: dict[str, BackendInfo] = {}
+
+
+def register(
+    name: str, *, accepts: Callable[[Path], bool], available: Callable[[], tuple[bool, str]], priority: int
+) -> Callable[[Callable[..., Runner]], Callable[..., Runner]]:
+    def deco(factory: Callable[..., Runner]) -> Callable[..., Runner]:
+        REGISTRY[name] = BackendInfo(name, factory, accepts, available, priority)
+        return factory
+
+    return deco

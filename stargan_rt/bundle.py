@@ -1,0 +1,205 @@
+"""The model bundle: the one hand-off between training, export and the runtime.
+
+A bundle is a directory holding
+
+    model.json              ModelMeta: architecture, preprocessing, domains, provenance
+    generator.safetensors   the generator's state dict (official key layout)
+
+Exported artifacts (ONNX, engines) carry the same `ModelMeta` JSON, so the runtime needs nothing else.
+Reading a bundle needs numpy and safetensors only; no torch, no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .atomic import atomic_directory
+from .errors import BadModel
+
+FORMAT = "stargan-rt-model"
+FORMAT_VERSION = 1
+META_FILE = "model.json"
+WEIGHTS_FILE = "generator.safetensors"
+# Key under which exported artifacts (ONNX metadata_props, engine sidecars) store ModelMeta JSON.
+METADATA_KEY = "stargan_rt"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Generator hyper-parameters (the official defaults). Weights do not depend on image_size."""
+
+    image_size: int = 128
+    c_dim: int = 5
+    conv_dim: int = 64
+    repeat_num: int = 6
+
+
+@dataclass(frozen=True)
+class DomainSet:
+    """The labels of one dataset, in the order of the label vector.
+
+    kind "multi_label": each domain is an independent 0/1 attribute (CelebA); `exclusive` lists groups of
+    which at most one is set (hair colours). kind "one_hot": exactly one domain is set (RaFD expressions).
+    """
+
+    name: str
+    kind: str
+    domains: tuple[str, ...]
+    exclusive: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("multi_label", "one_hot"):
+            raise BadModel(f"dataset {self.name!r}: unknown label kind {self.kind!r}")
+        if not self.domains:
+            raise BadModel(f"dataset {self.name!r} has no domains")
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a face image becomes the generator's input (the official CelebA transform by default).
+
+    crop_size: side of the centre crop taken from the source image before resizing to image_size
+    (178 for CelebA's aligned 178x218 faces; None keeps the whole image, as for RaFD-style crops).
+    Pixels are RGB, scaled to [-1, 1] by (x / 255 - mean) / std.
+    """
+
+    crop_size: int | None = 178
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    channel_order: str = "RGB"
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Everything needed to use a generator besides its weights."""
+
+    architecture: Architecture
+    datasets: tuple[DomainSet, ...]
+    preprocess: Preprocess = Preprocess()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise BadModel("model description lists no datasets")
+        names = [d for ds in self.datasets for d in ds.domains]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise BadModel(f"domain names must be unique across datasets; repeated: {sorted(dup)}")
+        if self.label_dim != self.architecture.c_dim:
+            raise BadModel(
+                f"domains need a {self.label_dim}-channel label (domains + mask) "
+                f"but the architecture has c_dim={self.architecture.c_dim}"
+            )
+
+    @property
+    def joint(self) -> bool:
+        """Trained on several datasets with the paper's mask vector."""
+        return len(self.datasets) > 1
+
+    @property
+    def label_dim(self) -> int:
+        """[labels of dataset 1 | labels of dataset 2 | ... | one-hot mask] for joint models."""
+        return sum(len(ds.domains) for ds in self.datasets) + (len(self.datasets) if self.joint else 0)
+
+    @property
+    def domain_names(self) -> tuple[str, ...]:
+        return tuple(d for ds in self.datasets for d in ds.domains)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["provenance"] = dict(self.provenance)
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelMeta":
+        if d.get("format") != FORMAT:
+            raise BadModel(f"not a stargan-rt model description (format={d.get('format')!r})")
+        if int(d.get("format_version", 0)) > FORMAT_VERSION:
+            raise BadModel(f"model description version {d['format_version']} is newer than this stargan-rt understands")
+        try:
+            pre = dict(d.get("preprocess", {}))
+            for k in ("mean", "std"):
+                if k in pre:
+                    pre[k] = tuple(pre[k])
+            return cls(
+                architecture=Architecture(**d["architecture"]),
+                datasets=tuple(
+                    DomainSet(
+                        name=ds["name"],
+                        kind=ds["kind"],
+                        domains=tuple(ds["domains"]),
+                        exclusive=tuple(tuple(g) for g in ds.get("exclusive", ())),
+                    )
+                    for ds in d["datasets"]
+                ),
+                preprocess=Preprocess(**pre),
+                provenance=dict(d.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadModel(f"malformed model description: {exc!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ModelMeta":
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadModel(f"model description is not valid JSON: {exc}") from None
+        if not isinstance(d, dict):
+            raise BadModel("model description is not a JSON object")
+        return cls.from_dict(d)
+
+
+def is_bundle(path: str | Path) -> bool:
+    return (Path(path) / META_FILE).is_file()
+
+
+def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.ndarray]) -> Path:
+    """Write a bundle atomically. `state_dict` maps official key names to numpy arrays."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    arrays = {k: np.ascontiguousarray(v) for k, v in state_dict.items()}
+    with atomic_directory(path) as tmp:
+        save_file(arrays, str(tmp / WEIGHTS_FILE), metadata={METADATA_KEY: meta.to_json()})
+        (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
+    return path
+
+
+def load_meta(path: str | Path) -> ModelMeta:
+    """The ModelMeta of a bundle directory (or its model.json)."""
+    path = Path(path)
+    meta_file = path / META_FILE if path.is_dir() else path
+    if not meta_file.is_file():
+        raise BadModel(f"{path}: not a model bundle (no {META_FILE})")
+    try:
+        text = meta_file.read_bytes()
+    except OSError as exc:
+        raise BadModel(f"{meta_file}: cannot read ({exc.strerror})") from None
+    return ModelMeta.from_json(text)
+
+
+def load_bundle(path: str | Path) -> tuple[ModelMeta, dict[str, np.ndarray]]:
+    """Meta and FP32 numpy weights of a bundle directory, checked for a complete, readable file."""
+    from safetensors import SafetensorsError
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise BadModel(f"{path}: no such model bundle")
+    meta = load_meta(path)
+    weights_file = path / WEIGHTS_FILE
+    if not weights_file.is_file():
+        raise BadModel(f"{path}: bundle has no {WEIGHTS_FILE}")
+    try:
+        raw = load_file(str(weights_file))
+    except (SafetensorsError, OSError, ValueError) as exc:
+        raise BadModel(f"{weights_file}: corrupt or truncated weights ({exc})") from None
+    return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in raw.items()}
