@@ -188,7 +188,7 @@ def load_meta(path: str | Path) -> ModelMeta:
 
 def load_bundle(path: str | Path) -> tuple[ModelMeta, dict[str, np.ndarray]]:
     """Meta and FP32 numpy weights of a bundle directory, checked for a complete, readable file."""
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     path = Path(path)
@@ -200,6 +200,6 @@ def load_bundle(path: str | Path) -> tuple[ModelMeta, dict[str, np.ndarray]]:
         raise BadModel(f"{path}: bundle has no {WEIGHTS_FILE}")
     try:
         raw = load_file(str(weights_file))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise BadModel(f"{weights_file}: corrupt or truncated weights ({exc})") from None
     return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in raw.items()}
