@@ -1,0 +1,114 @@
+"""Open a generator artifact on the best backend available here.
+
+    with open_model("runs/export/generator.onnx") as runner:        # backend="auto"
+        print(runner.describe(), "-", runner.reason)
+        out = runner.infer_frames(crops_uint8_bgr, labels)
+
+Artifacts: a bundle directory (model.json + generator.safetensors: the torch backends), an .onnx file
+(onnxruntime), a .plan TensorRT engine, or a directory holding any of these (an export folder, the embedded
+default model), in which case every artifact inside is a candidate.
+
+Backends are discovered: every module of this package is imported (they import their heavy dependency only
+when used) and registers itself with `base.register`. `auto` takes the highest-priority backend that accepts
+one of the candidate artifacts and is available on this machine:
+
+    tensorrt (engine) > ort-tensorrt > torch-cuda > ort-cuda > torch-cpu-bf16 (CPU with bf16 support) > ort-cpu > torch-cpu
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+from ..bundle import is_bundle
+from ..errors import BadInput, BadModel
+from .base import REGISTRY, BackendInfo, Runner, register
+
+__all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "Runner", "BackendInfo", "register"]
+
+# Artifacts looked for inside a directory, in order of preference for a backend that accepts several.
+# FP16 and INT8 ONNX files are left to explicit paths: on CPU FP16 is not faster, INT8 trades accuracy.
+ARTIFACT_NAMES = ("generator_fp16.plan", "generator.onnx", "generator_frames.onnx")
+
+_discovered = False
+
+
+def backends() -> dict[str, BackendInfo]:
+    """Every registered backend, by name (importing each backend module of this package once)."""
+    global _discovered
+    if not _discovered:
+        for mod in pkgutil.iter_modules(__path__):
+            if not mod.name.startswith("_") and mod.name != "base":
+                importlib.import_module(f"{__name__}.{mod.name}")
+        _discovered = True
+    return dict(sorted(REGISTRY.items(), key=lambda kv: -kv[1].priority))
+
+
+def candidate_artifacts(path: str | Path) -> list[Path]:
+    """The loadable artifacts a path stands for (itself, or what a directory holds)."""
+    path = Path(path)
+    if not path.exists():
+        raise BadModel(f"{path}: no such model (give a bundle directory, an .onnx file or a .plan engine)")
+    if path.is_file():
+        return [path]
+    found = [path] if is_bundle(path) else []
+    found += [path / n for n in ARTIFACT_NAMES if (path / n).is_file()]
+    if not found:
+        raise BadModel(f"{path}: no model inside (expected model.json or one of {', '.join(ARTIFACT_NAMES)})")
+    return found
+
+
+def choose_backend(path: str | Path, backend: str = "auto") -> tuple[BackendInfo, Path, str]:
+    """(backend, artifact, reason) for opening `path`; BadInput/BadModel/MissingDependency when impossible."""
+    registry = backends()
+    artifacts = candidate_artifacts(path)
+    if backend != "auto":
+        if backend not in registry:
+            raise BadInput(f"unknown backend {backend!r}; choose from auto, {', '.join(registry)}")
+        info = registry[backend]
+        artifact = next((a for a in artifacts if info.accepts(a)), None)
+        if artifact is None:
+            raise BadModel(f"backend {backend} cannot load {path} ({_kinds(registry, artifacts)})")
+        ok, why = info.available()
+        if not ok:
+            from ..errors import MissingDependency
+
+            raise MissingDependency(f"backend {backend} is not available here: {why}")
+        return info, artifact, f"asked for {backend} ({why})"
+    skipped: list[str] = []
+    for info in registry.values():  # highest priority first
+        artifact = next((a for a in artifacts if info.accepts(a)), None)
+        if artifact is None:
+            continue
+        ok, why = info.available()
+        if ok:
+            passed = f"; skipped {'; '.join(skipped)}" if skipped else ""
+            return info, artifact, f"auto: {info.name} is the fastest backend available for {artifact.name} ({why}){passed}"
+        skipped.append(f"{info.name}: {why}")
+    detail = "; ".join(skipped) if skipped else _kinds(registry, artifacts)
+    raise BadModel(f"no backend available for {path}: {detail}")
+
+
+def _kinds(registry: dict[str, BackendInfo], artifacts: list[Path]) -> str:
+    by = {a.name: [i.name for i in registry.values() if i.accepts(a)] for a in artifacts}
+    return ", ".join(f"{a} loads with {'/'.join(b) or 'no backend'}" for a, b in by.items())
+
+
+def open_model(path: str | Path, backend: str = "auto", **opts: Any) -> Runner:
+    """Load a generator artifact on `backend` ("auto" picks; see the module docstring).
+
+    Options go to the backend that is picked; with "auto", options that backend does not take are dropped
+    (e.g. `threads` on a GPU backend). The returned runner has `.reason`: which backend and why.
+    """
+    info, artifact, reason = choose_backend(path, backend)
+    params = inspect.signature(info.factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [k for k in opts if k not in params and not takes_any]
+    if unknown and backend != "auto":
+        raise BadInput(f"backend {info.name} takes no option(s) {', '.join(unknown)}")
+    runner = info.factory(artifact, **{k: v for k, v in opts.items() if k not in unknown})
+    runner.reason = reason  # type: ignore[attr-defined]
+    return runner

@@ -1,0 +1,91 @@
+"""Tiny models for the runtime tests: a bundle, and its float and frames ONNX exports (made here, with torch).
+
+The generator is random (seeded) and tiny (16 px, conv_dim 4, one residual block): the tests check plumbing,
+shapes and agreement between backends, not image quality.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess, save_bundle
+
+SIZE = 16
+CELEBA_TINY = DomainSet(
+    name="CelebA",
+    kind="multi_label",
+    domains=("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"),
+    exclusive=(("Black_Hair", "Blond_Hair", "Brown_Hair"),),
+)
+
+
+def tiny_meta(size: int = SIZE) -> ModelMeta:
+    return ModelMeta(
+        architecture=Architecture(image_size=size, c_dim=5, conv_dim=4, repeat_num=1),
+        datasets=(CELEBA_TINY,),
+        preprocess=Preprocess(crop_size=178),
+        provenance={"note": "random tiny generator for tests"},
+    )
+
+
+def _export_onnx(module, args, names, out_name, path: Path, meta: ModelMeta, io: str) -> Path:
+    import onnx
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    dyn = tuple({0: batch} for _ in names)
+    with warnings.catch_warnings():  # exporter chatter about axis names and pytree internals
+        warnings.simplefilter("ignore")
+        prog = torch.onnx.export(
+            module, args, input_names=list(names), output_names=[out_name], dynamic_shapes=dyn,
+            dynamo=True, external_data=False, verbose=False,
+        )
+    model = prog.model_proto
+    for k, v in {"stargan_rt": meta.to_json(), "stargan_rt.io": io, "stargan_rt.precision": "fp32"}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """{"bundle": dir, "onnx": float ONNX, "frames_onnx": frames ONNX} of one random tiny generator."""
+    torch = pytest.importorskip("torch", reason="making the test models needs torch")
+    from stargan_rt.backends.torch_backend import frames_to_input, output_to_frames
+    from stargan_rt.torch_model import build_generator, generator_state_numpy
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    meta = tiny_meta()
+    torch.manual_seed(0)
+    g = build_generator(meta.architecture).eval()
+    with torch.no_grad():  # the default init gives near-constant outputs: spread weights out a little
+        for p in g.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    save_bundle(root / "bundle", meta, generator_state_numpy(g))
+
+    class Frames(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.g = g
+            self.register_buffer("mean", torch.tensor(meta.preprocess.mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(meta.preprocess.std).view(1, 3, 1, 1))
+
+        def forward(self, frames, label):
+            y = self.g(frames_to_input(frames, self.mean, self.std, True), label)
+            return output_to_frames(y, self.mean, self.std, True)
+
+    x = torch.zeros(2, 3, SIZE, SIZE)
+    c = torch.zeros(2, 5)
+    f = torch.zeros(2, SIZE, SIZE, 3, dtype=torch.uint8)
+    return {
+        "bundle": root / "bundle",
+        "onnx": _export_onnx(g, (x, c), ("image", "label"), "translated", root / "generator.onnx", meta, "float"),
+        "frames_onnx": _export_onnx(
+            Frames().eval(), (f, c), ("frames", "label"), "translated_frames", root / "generator_frames.onnx", meta, "frames"
+        ),
+    }
