@@ -1,0 +1,150 @@
+"""TrainConfig: every training option in one dataclass, with the official StarGAN defaults.
+
+The command-line options are generated from the fields (`add_arguments`), so each option is written once.
+No torch here: the CLI builds its parser without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from stargan_rt.errors import BadInput
+
+CELEBA_DEFAULT_ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+
+def opt(default: Any, help: str, **argparse_kwargs: Any) -> Any:
+    """A dataclass field carrying its command-line help."""
+    return field(default=default, metadata={"help": help, **argparse_kwargs})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    data: tuple[str, ...] = opt((), "dataset(s) as [FORMAT:]PATH, FORMAT one of celeba, rafd, custom (detected when "
+                                    "omitted); two datasets train one joint model with the mask vector", metavar="SPEC")
+    attrs: tuple[str, ...] = opt((), "attributes of multi-label datasets, by name (default: CelebA's official five, or "
+                                     "every column of a custom CSV)", metavar="NAME")
+    image_size: int = opt(128, "side of the square images the model sees")
+    celeba_crop_size: int | None = opt(178, "centre crop of CelebA images before resizing ('none' = no crop)")
+    rafd_crop_size: int | None = opt(None, "centre crop of RaFD images before resizing ('none' = whole image)")
+    custom_crop_size: int | None = opt(None, "centre crop of custom-CSV images before resizing ('none' = whole image)")
+    celeba_test_count: int = opt(1999, "images the official CelebA split holds out for test (1999, an official off-by-one)")
+    # model
+    g_conv_dim: int = opt(64, "channels of G's first convolution")
+    d_conv_dim: int = opt(64, "channels of D's first convolution")
+    g_repeat_num: int = opt(6, "residual blocks in G")
+    d_repeat_num: int = opt(6, "stride-2 convolutions in D (image_size must be divisible by 2**d_repeat_num)")
+    # losses
+    lambda_cls: float = opt(1.0, "weight of the domain classification loss")
+    lambda_rec: float = opt(10.0, "weight of the L1 reconstruction loss")
+    lambda_gp: float = opt(10.0, "weight of the gradient penalty")
+    # optimisation
+    batch_size: int = opt(16, "images per step (per process under torchrun)")
+    num_iters: int = opt(200000, "training iterations")
+    num_iters_decay: int = opt(100000, "the learning rates fall linearly to 0 over these last iterations")
+    lr_update_step: int = opt(1000, "the decaying learning rates are updated every this many iterations")
+    g_lr: float = opt(1e-4, "generator learning rate")
+    d_lr: float = opt(1e-4, "discriminator learning rate")
+    n_critic: int = opt(5, "D steps per G step")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    # run
+    out: str = opt("runs/stargan", "output folder: checkpoint/, bundle/, samples/, metrics.jsonl, tb/", metavar="DIR")
+    resume: bool = opt(False, "continue the run saved in --out (its options, overridden by those given now)")
+    seed: int = opt(1234, "random seed (data order, flips, target labels, initial weights)")
+    device: str = opt("auto", "cpu, cuda, cuda:N or auto", metavar="DEVICE")
+    amp: str = opt("none", "mixed precision: none or bf16 (autocast)", choices=("none", "bf16"))
+    channels_last: bool = opt(False, "channels-last memory format (faster convolutions on recent GPUs)")
+    workers: int = opt(2, "data loader worker processes (0 = load in the training process)")
+    cache_in_memory: bool = opt(False, "decode and crop every image once, before training (small datasets, fast GPUs)")
+    log_every: int = opt(10, "iterations between logged losses (and NaN checks)")
+    sample_every: int = opt(1000, "iterations between sample grids (0 = only at the end)")
+    save_every: int = opt(10000, "iterations between checkpoints and bundles (0 = only at the end)")
+    num_samples: int = opt(8, "rows (fixed input images) of each sample grid")
+    max_minutes: float | None = opt(None, "stop cleanly, saving checkpoint and bundle, once this much time has passed")
+    tensorboard: bool = opt(True, "write TensorBoard scalars and images to OUT/tb when tensorboard is installed")
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "g_conv_dim", "d_conv_dim", "batch_size", "n_critic", "lr_update_step"):
+            if getattr(self, name) < 1:
+                raise BadInput(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("g_repeat_num", "num_iters", "num_iters_decay", "workers", "celeba_test_count", "log_every",
+                     "sample_every", "save_every", "num_samples"):
+            if getattr(self, name) < 0:
+                raise BadInput(f"--{name.replace('_', '-')} cannot be negative")
+        if self.image_size % 4:
+            raise BadInput(f"--image-size {self.image_size}: must be a multiple of 4 (G down-samples twice)")
+        if self.d_repeat_num < 1 or self.image_size % 2**self.d_repeat_num:
+            raise BadInput(f"--image-size {self.image_size} must be divisible by 2**d_repeat_num "
+                           f"({2**self.d_repeat_num}); lower --d-repeat-num")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise BadInput("--max-minutes must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        hints = typing.get_type_hints(cls)
+        kwargs = {k: tuple(v) if _is_tuple(hints[k]) else v for k, v in d.items() if k in known}
+        return cls(**kwargs)
+
+
+def _is_tuple(tp: Any) -> bool:
+    return typing.get_origin(tp) is tuple
+
+
+def _optional_int(text: str) -> int | None:
+    if text.lower() in ("none", "no", "0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
+
+
+def _optional_float(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field. Options not given stay absent from the namespace (see `from_args`)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        tp = hints[f.name]
+        meta = dict(f.metadata)
+        help_text = meta.pop("help")
+        default = f.default if f.default is not MISSING else None
+        kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "dest": f.name, **meta}
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif _is_tuple(tp):
+            kwargs["nargs"] = "+"
+        elif tp == (int | None):
+            kwargs["type"] = _optional_int
+        elif tp == (float | None):
+            kwargs["type"] = _optional_float
+        else:
+            kwargs["type"] = tp
+        if default != ():
+            help_text += f" (default: {'none' if default is None else default})"
+        parser.add_argument(f"--{f.name.replace('_', '-')}", help=help_text, **kwargs)
+
+
+def from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
+    """`base` (the defaults, or a resumed run's config) with the options given on the command line."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    for name in ("data", "attrs"):  # accept "A,B C" as well as "A B C"
+        if name in given:
+            given[name] = tuple(p.strip() for v in given[name] for p in v.split(",") if p.strip())
+    return replace(base or TrainConfig(), **given)

@@ -1,0 +1,340 @@
+"""The StarGAN training loop: WGAN-GP + domain classification + L1 reconstruction, one or two datasets.
+
+Runs the same on one CPU, one GPU or many processes under torchrun (DDP is detected from RANK/WORLD_SIZE in
+the environment; the master process alone logs, samples and saves). Joint training follows the paper: G's
+label is [labels of dataset 1 | labels of dataset 2 | one-hot mask], D classifies all domains and each
+dataset's loss uses its own slice; every iteration runs a D step (and, when due, a G step) per dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from stargan_rt.bundle import save_bundle
+from stargan_rt.errors import BadInput, StarGanError
+from stargan_rt.images import write_image
+from stargan_rt.torch_model import Discriminator, Generator, generator_state_numpy, load_state
+
+from .checkpoint import checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .data import FaceDataset, describe, load_dataset, make_loader
+from .losses import classification_loss, gradient_penalty, learning_rate
+from .meta import build_meta, git_commit
+from .sampling import translation_grid
+
+
+class Diverged(StarGanError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    local_rank: int = 0
+    world: int = 1
+
+    @property
+    def master(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BadInput(f"--device {name!r}: use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {name}: PyTorch {torch.__version__} sees no CUDA GPU")
+    return device
+
+
+def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
+    """nanoGPT style: torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; without them this is a single process."""
+    device = pick_device(device_name)
+    if int(os.environ.get("RANK", -1)) == -1:
+        return Dist(), device
+    d = Dist(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ["WORLD_SIZE"]))
+    if device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return d, device
+
+
+class LabelLayout:
+    """Where each dataset's labels go in G's label ([c1 | c2 | mask]) and in D's classifier output ([c1 | c2])."""
+
+    def __init__(self, datasets: list[FaceDataset]):
+        sizes = [len(ds.domains.domains) for ds in datasets]
+        self.offsets = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.sizes = sizes
+        self.d_dim = sum(sizes)
+        self.g_dim = self.d_dim + (len(sizes) if len(sizes) > 1 else 0)
+
+    def slice(self, k: int) -> slice:
+        return slice(self.offsets[k], self.offsets[k] + self.sizes[k])
+
+    def embed(self, k: int, labels: torch.Tensor) -> torch.Tensor:
+        c = labels.new_zeros(labels.size(0), self.g_dim)
+        c[:, self.slice(k)] = labels
+        if self.g_dim > self.d_dim:
+            c[:, self.d_dim + k] = 1.0
+        return c
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """No parameter gradients for `module` (D during the G step: only G is updated)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, command: list[str] | None = None,
+          on_step: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> dict[str, Any]:
+    """Train as `cfg` says; returns a summary. `on_step(iteration, losses)` is a hook for tests."""
+    t_start = time.monotonic()
+    if not cfg.data:
+        raise BadInput("no training data: give --data [FORMAT:]PATH (one, or two for joint training)")
+    if len(cfg.data) > 2:
+        raise BadInput(f"--data: at most two datasets can be trained jointly, got {len(cfg.data)}")
+    out = Path(cfg.out)
+    if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():
+        _, done = read_config(out)
+        raise BadInput(f"{out} already holds a run (checkpoint at iteration {done}): add --resume to continue it, "
+                       "or choose another --out")
+    datasets = [load_dataset(spec, cfg) for spec in cfg.data]  # bad data fails here, before any training
+    names = [d for ds in datasets for d in ds.domains.domains]
+    if len(set(names)) != len(names):
+        raise BadInput(f"the joint datasets share domain names ({', '.join(names)}); they must be distinct")
+    ddp, device = setup_distributed(cfg.device)
+    if ddp.master:
+        out.mkdir(parents=True, exist_ok=True)
+    if cfg.amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise BadInput("--amp bf16: this GPU does not support bfloat16")
+    seed_everything(cfg.seed + ddp.rank)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if cfg.cache_in_memory:
+        for ds in datasets:
+            ds.cache_in_memory()
+
+    layout = LabelLayout(datasets)
+    g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
+    d_raw = Discriminator(cfg.image_size, cfg.d_conv_dim, layout.d_dim, cfg.d_repeat_num).to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    g_raw.to(memory_format=memory_format)
+    d_raw.to(memory_format=memory_format)
+    g_opt = torch.optim.Adam(g_raw.parameters(), cfg.g_lr, (cfg.beta1, cfg.beta2))
+    d_opt = torch.optim.Adam(d_raw.parameters(), cfg.d_lr, (cfg.beta1, cfg.beta2))
+    g_model: nn.Module = g_raw
+    d_model: nn.Module = d_raw
+    if ddp.world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        g_model = nn.parallel.DistributedDataParallel(g_raw, device_ids=ids, broadcast_buffers=False)
+        d_model = nn.parallel.DistributedDataParallel(d_raw, device_ids=ids, broadcast_buffers=False)
+
+    start, skipped, resumed_state = 0, 0, None
+    if cfg.resume:
+        resumed_state = load_checkpoint(out)
+        load_state(g_raw, resumed_state["G"], "the checkpoint's generator")
+        load_state(d_raw, resumed_state["D"], "the checkpoint's discriminator")
+        g_opt.load_state_dict(resumed_state["g_opt"])
+        d_opt.load_state_dict(resumed_state["d_opt"])
+        start, skipped = int(resumed_state["iteration"]), int(resumed_state.get("skipped", 0))
+    pin = device.type == "cuda"
+    batches = [iter(make_loader(ds, cfg, start, ddp.rank, ddp.world, pin)) for ds in datasets]
+    if resumed_state is not None:  # after the loaders exist, so nothing consumes the restored RNG but training
+        if ddp.master:
+            set_rng_state(resumed_state["rng"])
+        else:  # only the master's RNG state is saved; the others restart from a seed tied to the iteration
+            seed_everything(cfg.seed + ddp.rank + 1_000_003 * start)
+        resumed_state = None
+
+    provenance_base = {
+        "trained_by": "stargan-rt train",
+        "command": " ".join(command) if command else " ".join(sys.argv),
+        "git_commit": git_commit(),
+        "data": [describe(ds) for ds in datasets],
+        "config": cfg.to_dict(),
+        "device": str(device) if ddp.world == 1 else f"{ddp.world} x {device.type}",
+        "torch": torch.__version__,
+    }
+    fixed = [ds.fixed_samples(cfg.num_samples) for ds in datasets] if ddp.master else []
+    tb = _tensorboard(out / "tb") if cfg.tensorboard and ddp.master else None
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
+    seen_bad: set[str] = set()
+    losses: dict[str, torch.Tensor] = {}
+    values: dict[str, float] = {}
+    last_saved = start if cfg.resume else None
+    stop_reason = "done"
+    step = start
+    bar = tqdm(total=cfg.num_iters, initial=start, disable=not ddp.master, dynamic_ncols=True, desc="train")
+
+    def log(message: str) -> None:
+        if ddp.master:
+            tqdm.write(message, file=sys.stderr)
+
+    def save(step: int) -> None:
+        meta = _meta(cfg, datasets, {**provenance_base, "iterations": step, "final_losses": values,
+                                     "skipped_images": skipped, "seconds": round(time.monotonic() - t_start, 1)})
+        save_checkpoint(out, cfg, {"G": g_raw.state_dict(), "D": d_raw.state_dict(), "g_opt": g_opt.state_dict(),
+                                   "d_opt": d_opt.state_dict(), "iteration": step, "rng": rng_state(),
+                                   "skipped": skipped, "losses": values})
+        save_bundle(out / "bundle", meta, generator_state_numpy(g_raw))
+
+    def sample(step: int) -> None:
+        meta = _meta(cfg, datasets, {})
+        crops = [c for cs, _ in fixed for c in cs]
+        sources = [s for _, ss in fixed for s in ss]
+        grid = translation_grid(g_raw, meta, crops, sources, device)
+        write_image(out / "samples" / f"{step:06d}.png", grid)
+        if tb is not None:
+            tb.add_image("samples", np.ascontiguousarray(grid[..., ::-1]), step, dataformats="HWC")
+
+    for it in range(start, cfg.num_iters):
+        g_lr = learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
+        d_lr = learning_rate(cfg.d_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
+        for opt, lr in ((g_opt, g_lr), (d_opt, d_lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        for k, ds in enumerate(datasets):
+            prefix = f"{ds.domains.name}/" if len(datasets) > 1 else ""
+            x_real, c_org_k, bad = next(batches[k])
+            for path in bad:
+                skipped += 1
+                if path not in seen_bad and len(seen_bad) < 20:
+                    log(f"warning: unreadable image skipped: {path}")
+                seen_bad.add(path)
+            x_real = x_real.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            c_org_k = c_org_k.to(device, non_blocking=True)
+            c_trg_k = c_org_k[torch.randperm(c_org_k.size(0)).to(device)]  # targets: the batch's labels, shuffled
+            c_org, c_trg = layout.embed(k, c_org_k), layout.embed(k, c_trg_k)
+            cls_slice, kind, n = layout.slice(k), ds.domains.kind, x_real.size(0)
+
+            # D: real images score high and are classified by their labels, translations score low, WGAN-GP.
+            with autocast:
+                with torch.no_grad():
+                    x_fake = g_raw(x_real, c_trg)
+                out_src, out_cls = d_model(torch.cat([x_real, x_fake.to(x_real.dtype)]))  # D has no norm: one pass
+                d_loss_real = -out_src[:n].float().mean()
+                d_loss_fake = out_src[n:].float().mean()
+                d_loss_cls = classification_loss(out_cls[:n, cls_slice], c_org_k, kind)
+                d_loss_gp = gradient_penalty(d_model, x_real, x_fake.to(x_real.dtype))
+                d_loss = d_loss_real + d_loss_fake + cfg.lambda_cls * d_loss_cls + cfg.lambda_gp * d_loss_gp
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+            losses.update({f"{prefix}D/loss": d_loss, f"{prefix}D/loss_real": d_loss_real,
+                           f"{prefix}D/loss_fake": d_loss_fake, f"{prefix}D/loss_cls": d_loss_cls,
+                           f"{prefix}D/loss_gp": d_loss_gp})
+
+            # G, every n_critic steps: fool D, be classified as the target, and translate back to the input.
+            if (it + 1) % cfg.n_critic == 0:
+                with autocast, frozen(d_raw):
+                    x_fake = g_model(x_real, c_trg)
+                    out_src, out_cls = d_raw(x_fake)
+                    g_loss_fake = -out_src.float().mean()
+                    g_loss_cls = classification_loss(out_cls[:, cls_slice], c_trg_k, kind)
+                    x_rec = g_model(x_fake, c_org)
+                    g_loss_rec = (x_real - x_rec.float()).abs().mean()
+                    g_loss = g_loss_fake + cfg.lambda_rec * g_loss_rec + cfg.lambda_cls * g_loss_cls
+                g_opt.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_opt.step()
+                losses.update({f"{prefix}G/loss": g_loss, f"{prefix}G/loss_fake": g_loss_fake,
+                               f"{prefix}G/loss_rec": g_loss_rec, f"{prefix}G/loss_cls": g_loss_cls})
+
+        step = it + 1
+        bar.update(1)
+        if on_step is not None:
+            on_step(step, losses)
+        last = step == cfg.num_iters
+        save_due = last or (cfg.save_every > 0 and step % cfg.save_every == 0)
+        check_due = save_due or step % max(cfg.log_every, 1) == 0
+        if cfg.max_minutes is not None and (check_due or ddp.world == 1):
+            over_time = time.monotonic() - t_start > 60 * cfg.max_minutes
+            check_due = check_due or over_time
+        else:
+            over_time = False
+        if check_due:
+            values = {name: v.item() for name, v in losses.items()}
+            bad_loss = next((name for name, v in values.items() if not np.isfinite(v)), None)
+            flags = torch.tensor([bad_loss is not None, over_time], dtype=torch.float32, device=device)
+            if ddp.world > 1:  # every process stops at the same step
+                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            if flags[0]:
+                where = (f"the last good checkpoint (iteration {last_saved}) is in {checkpoint_dir(out)}"
+                         if last_saved is not None else "no checkpoint had been saved yet")
+                what = f"{bad_loss} = {values[bad_loss]}" if bad_loss else "a loss on another process"
+                raise Diverged(f"training diverged at iteration {step}: {what}; {where}. "
+                               "Lower --g-lr/--d-lr or drop --amp")
+            over_time = bool(flags[1])
+            if ddp.master:
+                record = {"iteration": step, "g_lr": g_lr, "d_lr": d_lr, "skipped_images": skipped, **values}
+                with open(out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in values.items()
+                                 if k.endswith(("D/loss", "G/loss", "loss_rec", "loss_cls"))}, refresh=False)
+                if tb is not None:
+                    for name, v in values.items():
+                        tb.add_scalar(name, v, step)
+        if ddp.master and (last or over_time or (cfg.sample_every > 0 and step % cfg.sample_every == 0)):
+            sample(step)
+        if save_due or over_time:
+            if ddp.master:
+                save(step)
+            last_saved = step
+        if over_time:
+            stop_reason = f"time budget of {cfg.max_minutes:g} min spent"
+            log(f"stopping at iteration {step}: {stop_reason}")
+            break
+    bar.close()
+    if step == start and ddp.master and not (out / "bundle").exists():  # nothing left to train: still give a bundle
+        save(step)
+    if tb is not None:
+        tb.close()
+    if ddp.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"iteration": step, "losses": values, "skipped_images": skipped, "stopped": stop_reason,
+            "bundle": str(out / "bundle"), "samples": str(out / "samples"),
+            "minutes": (time.monotonic() - t_start) / 60}
+
+
+def _meta(cfg: TrainConfig, datasets: list[FaceDataset], provenance: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return build_meta([ds.domains for ds in datasets], cfg.image_size, cfg.g_conv_dim, cfg.g_repeat_num,
+                      datasets[0].preprocess, provenance)
+
+
+def _tensorboard(path: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(path))
