@@ -1,0 +1,303 @@
+"""The paths the generator benchmark measures, and how each one is built from one set of weights.
+
+A variant is a backend (a name in the runtime's registry, opened with `open_model`) x precision x device,
+plus the artifact it loads. The baseline is not a runtime backend: it is the official way of running
+StarGAN, the generator in PyTorch eager FP32 with per-image InstanceNorm and nothing else, built here.
+Every artifact (bundle, ONNX, FP16 ONNX, INT8 ONNX, TensorRT plan) is exported from the same weights by the
+export/ functions, so each row's PSNR against the baseline measures the path, not a different model.
+
+On a GPU, torch paths are also timed on device-resident tensors (copies apart from compute, CUDA events):
+`DevicePath` runs a module on static device buffers, optionally replayed from a CUDA graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from stargan_rt.backends.base import Runner
+from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, save_bundle
+
+CELEBA = DomainSet("CelebA", "multi_label", ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"),
+                   exclusive=(("Black_Hair", "Blond_Hair", "Brown_Hair"),))
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # row label, unique
+    backend: str  # runtime registry name; "baseline" and "bench-*" are built here
+    device: str  # "cpu" | "cuda"
+    precision: str  # what the weights/activations are: fp32 | bf16 | fp16 | int8
+    compute: str  # which measured peak it is compared with: fp32 | tf32 | bf16 | fp16 | int8
+    artifact: str  # bundle | onnx | onnx_fp16 | onnx_int8 | plan
+    options: tuple[tuple[str, Any], ...] = ()
+    quick: bool = False  # measured by --quick
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.backend == "baseline"
+
+
+def _gpu_fp32_compute() -> str:
+    """PyTorch's default lets cuDNN convolutions use TF32 on Ampere and newer: the baseline keeps the default."""
+    import torch
+
+    return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
+
+
+CATALOG: tuple[Variant, ...] = (
+    # CPU
+    Variant("torch-cpu fp32 eager (baseline)", "baseline", "cpu", "fp32", "fp32", "bundle", quick=True),
+    Variant("torch-cpu fp32 (runtime)", "torch-cpu", "cpu", "fp32", "fp32", "bundle"),
+    Variant("torch-cpu-bf16", "torch-cpu-bf16", "cpu", "bf16", "bf16", "bundle", quick=True),
+    Variant("ort-cpu fp32", "ort-cpu", "cpu", "fp32", "fp32", "onnx", quick=True),
+    Variant("ort-cpu fp16", "ort-cpu", "cpu", "fp16", "fp32", "onnx_fp16"),
+    Variant("ort-cpu int8", "ort-cpu", "cpu", "int8", "int8", "onnx_int8", quick=True),
+    # CUDA
+    Variant("torch-cuda fp32 eager (baseline)", "baseline", "cuda", "fp32", "tf32", "bundle", quick=True),
+    Variant("torch-cuda fp16 eager", "torch-cuda", "cuda", "fp16", "fp16", "bundle", (("cuda_graphs", False),), quick=True),
+    Variant("torch-cuda fp16 + CUDA graphs", "torch-cuda", "cuda", "fp16", "fp16", "bundle", (("cuda_graphs", True),), quick=True),
+    Variant("torch-cuda bf16 eager (bench only)", "bench-torch-cuda-bf16", "cuda", "bf16", "bf16", "bundle", (("cuda_graphs", False),)),
+    Variant("torch-cuda bf16 + CUDA graphs (bench only)", "bench-torch-cuda-bf16", "cuda", "bf16", "bf16", "bundle",
+            (("cuda_graphs", True),), quick=True),
+    Variant("ort-cuda fp32", "ort-cuda", "cuda", "fp32", "tf32", "onnx"),
+    Variant("ort-cuda fp16", "ort-cuda", "cuda", "fp16", "fp16", "onnx_fp16"),
+    Variant("ort-tensorrt fp16", "ort-tensorrt", "cuda", "fp16", "fp16", "onnx", quick=True),
+    Variant("tensorrt fp16", "tensorrt", "cuda", "fp16", "fp16", "plan", quick=True),
+)
+
+
+def cuda_present() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def availability(v: Variant) -> tuple[bool, str]:
+    """Whether this machine can run the variant, and why not."""
+    if v.device == "cuda" and not cuda_present():
+        return False, "no CUDA device visible to PyTorch"
+    if v.is_baseline or v.backend.startswith("bench-"):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            return False, "torch is not installed"
+        return True, "torch"
+    from stargan_rt.backends import backends
+
+    info = backends().get(v.backend)
+    if info is None:
+        return False, f"the runtime has no backend named {v.backend!r}"
+    return info.available()
+
+
+def select(names: list[str] | None, quick: bool) -> list[Variant]:
+    """Variants matching --backends (a name, a backend or a prefix of either), or the quick/full default set.
+
+    The baseline of each device in play is always kept: every row is compared with it.
+    """
+    chosen = [v for v in CATALOG if v.quick or not quick] if not names else [
+        v for v in CATALOG if any(v.name.startswith(n) or v.backend == n or v.backend.startswith(n) for n in names)
+    ]
+    devices = {v.device for v in chosen}
+    baselines = [v for v in CATALOG if v.is_baseline and v.device in devices and v not in chosen]
+    out = baselines + chosen
+    return sorted(out, key=lambda v: (v.device, not v.is_baseline))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# weights and artifacts
+
+
+def official_meta(size: int, arch: Architecture | None = None) -> ModelMeta:
+    a = replace(arch or Architecture(), image_size=size)
+    return ModelMeta(a, (CELEBA,), provenance={"source": "stargan-rt bench (random weights)"})
+
+
+def random_weights(arch: Architecture, seed: int = 0) -> dict[str, np.ndarray]:
+    """The official generator's initial weights (PyTorch's default init), seeded: same weights for every row."""
+    import torch
+
+    from stargan_rt.torch_model import build_generator, generator_state_numpy
+
+    torch.manual_seed(seed)
+    return generator_state_numpy(build_generator(arch))
+
+
+@dataclass
+class Artifacts:
+    """Every artifact for one resolution, exported from the same weights; failures kept with their reason."""
+
+    meta: ModelMeta
+    weights: dict[str, np.ndarray]
+    folder: Path
+    paths: dict[str, Path] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, kind: str, calib: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Path:
+        """The artifact of `kind`, built on first request (RuntimeError with the reason when impossible)."""
+        if kind in self.errors:
+            raise RuntimeError(self.errors[kind])
+        if kind not in self.paths:
+            try:
+                self.paths[kind] = self._build(kind, calib)
+            except Exception as exc:  # noqa: BLE001 - a failed export skips its rows, with the reason shown
+                self.errors[kind] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+                raise RuntimeError(self.errors[kind]) from exc
+        return self.paths[kind]
+
+    def _build(self, kind: str, calib: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Path:
+        import onnx
+
+        if kind == "bundle":
+            return save_bundle(self.folder / "bundle", self.meta, self.weights)
+        if kind == "onnx":
+            from export.to_onnx import generator_to_onnx
+
+            from stargan_rt.torch_model import build_generator, load_state
+
+            g = build_generator(self.meta.architecture)
+            load_state(g, self.weights, "benchmark weights")
+            path = self.folder / "generator.onnx"
+            onnx.save(generator_to_onnx(g, self.meta), str(path))
+            return path
+        if kind == "onnx_fp16":
+            from export.fp16 import float_to_fp16
+
+            path = self.folder / "generator_fp16.onnx"
+            onnx.save(float_to_fp16(onnx.load(str(self.get("onnx", calib)))), str(path))
+            return path
+        if kind == "onnx_int8":
+            from export.calibration import Samples
+            from export.int8 import float_to_int8
+
+            x, c = calib()
+            path = self.folder / "generator_int8.onnx"
+            quantized = float_to_int8(onnx.load(str(self.get("onnx", calib))), Samples(x, c, f"{len(x)} face crops"))
+            onnx.save(quantized, str(path))
+            return path
+        if kind == "plan":
+            from export.tensorrt_engine import build_engine
+
+            from stargan_rt.engine_meta import BatchProfile, write_sidecar
+
+            source = self.get("onnx_fp16", calib)
+            built = build_engine(source, self.meta, BatchProfile(1, 1, 64), self.folder / "trt-cache")
+            path = self.folder / "generator_fp16.plan"
+            path.write_bytes(built.plan)
+            write_sidecar(path, built.sidecar)
+            return path
+        raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the baseline and the benchmark-only torch paths
+
+
+class EagerBaseline(Runner):
+    """The official way: Generator in PyTorch eager FP32, per-image InstanceNorm (train-mode semantics), no_grad.
+
+    Nothing else: no channels_last, no autocast, no graphs, PyTorch's default backend flags.
+    """
+
+    name = "baseline"
+
+    def __init__(self, meta: ModelMeta, weights: dict[str, np.ndarray], device: str = "cpu"):
+        import torch
+
+        from stargan_rt.torch_model import build_generator, load_state
+
+        self.torch, self.meta, self.device = torch, meta, torch.device(device)
+        g = build_generator(meta.architecture)
+        load_state(g, weights, "benchmark weights")
+        self.model = g.to(self.device).train()  # the official test code never calls eval()
+
+    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            y = self.model(torch.from_numpy(x).to(self.device), torch.from_numpy(c).to(self.device))
+            return y.cpu().numpy()
+
+    def describe(self) -> str:
+        return f"baseline: PyTorch {self.torch.__version__} eager FP32 on {self.device}"
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+
+
+def bf16_cuda_model(meta: ModelMeta, weights: dict[str, np.ndarray]) -> Any:
+    """A bf16, channels_last copy of the generator on CUDA (the runtime has no bf16 CUDA path; measured here only)."""
+    import torch
+
+    from stargan_rt.torch_model import build_generator, load_state
+
+    g = build_generator(meta.architecture)
+    load_state(g, weights, "benchmark weights")
+    return g.to("cuda").to(torch.bfloat16).to(memory_format=torch.channels_last)
+
+
+class DevicePath:
+    """A torch module on static device buffers: h2d / compute / d2h as separate calls, for CUDA-event timing.
+
+    compute casts the FP32 input to `dtype` (channels_last if asked), runs the module and casts back to FP32,
+    exactly as the runtime's torch-cuda runner does; with `graphs` that is captured once in a CUDA graph.
+    """
+
+    def __init__(self, module: Any, x: np.ndarray, c: np.ndarray, dtype: Any, channels_last: bool, graphs: bool):
+        import torch
+
+        self.torch = torch
+        dev = torch.device("cuda")
+        self.host_x = torch.from_numpy(x).pin_memory()
+        self.host_c = torch.from_numpy(c).pin_memory()
+        self.dev_x = torch.empty(x.shape, dtype=torch.float32, device=dev)
+        self.dev_c = torch.empty(c.shape, dtype=torch.float32, device=dev)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+        def forward() -> Any:
+            return module(self.dev_x.to(dtype).contiguous(memory_format=fmt), self.dev_c.to(dtype)).float()
+
+        self.h2d()
+        self.graph = None
+        with torch.inference_mode():
+            if graphs:
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):  # warm-up before capture, as torch.cuda.graphs documents
+                    for _ in range(3):
+                        forward()
+                torch.cuda.current_stream().wait_stream(side)
+                self.graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(self.graph):
+                    self.dev_y = forward()
+            else:
+                self.dev_y = forward()
+        self._forward = forward
+        self.host_y = torch.empty(self.dev_y.shape, dtype=torch.float32).pin_memory()
+
+    def h2d(self) -> None:
+        self.dev_x.copy_(self.host_x, non_blocking=True)
+        self.dev_c.copy_(self.host_c, non_blocking=True)
+
+    def compute(self) -> None:
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            with self.torch.inference_mode():
+                self.dev_y = self._forward()
+
+    def d2h(self) -> None:
+        self.host_y.copy_(self.dev_y, non_blocking=True)
+
+    def run(self) -> np.ndarray:
+        """One end-to-end call (copies included), returning the output."""
+        self.h2d()
+        self.compute()
+        self.d2h()
+        self.torch.cuda.current_stream().synchronize()
+        return self.host_y.numpy().copy()
