@@ -1,0 +1,48 @@
+"""What surrounds the person: background, lighting and sensor noise (all fixed by the identity)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .draw import Frame
+from .identity import Identity
+
+
+def background(ident: Identity, w: int, h: int) -> np.ndarray:
+    """A float32 BGR background of w x h: gradient, radial glow, clouds or soft vertical bands."""
+    rng = np.random.default_rng(ident.detail_seed + 1)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    X, Y = (xs + 0.5) / w - 0.5, (ys + 0.5 - h / 2) / w
+    c0, c1, c2 = ident.bg_colours
+    if ident.background == 0:  # linear gradient
+        t = np.clip((np.cos(ident.bg_angle) * X + np.sin(ident.bg_angle) * Y) / 1.1 + 0.5, 0, 1)
+    elif ident.background == 1:  # radial glow around an off-centre point
+        ox, oy = rng.uniform(-0.4, 0.4, 2)
+        t = np.clip(np.hypot(X - ox, Y - oy) / 0.9, 0, 1)
+    elif ident.background == 2:  # clouds: two octaves of smooth noise
+        t = sum(cv2.resize(rng.random((n, n)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC) * a
+                for n, a in ((4, 0.7), (9, 0.3)))
+        t = np.clip((t - t.min()) / max(float(np.ptp(t)), 1e-6), 0, 1)
+    else:  # a wall with soft vertical bands (door frames, curtains)
+        edges = np.sort(rng.uniform(-0.5, 0.5, 3))
+        t = sum(1 / (1 + np.exp(-(X - e) * 60)) for e in edges) / 3
+        t = cv2.GaussianBlur(t.astype(np.float32), (0, 0), w / 200)
+    img = c0 + (c1 - c0) * t[..., None]
+    img += (c2 - img) * (0.25 * np.clip(Y[..., None] + 0.3, 0, 1))  # a little of the third colour toward the floor
+    fine = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), max(w / 300, 0.5))
+    img *= 1 + 0.03 * fine[..., None]
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def light(img: np.ndarray, frame: Frame, angle: float, strength: float, tint: np.ndarray, brightness: float) -> None:
+    """Directional light across the picture (brighter on one side of the face), colour tint and exposure; in place."""
+    h, w = img.shape[:2]
+    fx, fy = frame.coords((0, 0, w, h))
+    ramp = np.clip(1 + strength * (np.cos(angle) * fx + np.sin(angle) * fy) / 2.5, 0.55, 1.45)
+    img *= (ramp * brightness)[..., None] * tint
+
+
+def noise(shape: tuple[int, int, int], sigma: float, seed: int) -> np.ndarray:
+    """Gaussian sensor noise in [0, 255] units."""
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32) * np.float32(sigma)
