@@ -50,7 +50,7 @@ def _available(provider: str, needs_gpu: bool) -> tuple[bool, str]:
     if not providers:
         return False, "onnxruntime is not installed"
     if provider not in providers:
-        return False, f"this onnxruntime build has no {provider} (has {', '.join(providers)})"
+        return False, f"this onnxruntime build has no {provider}"
     if needs_gpu and not _nvidia_gpu_present():
         return False, f"{provider} is built in but no NVIDIA GPU is visible"
     return True, f"onnxruntime {provider}"

@@ -1,0 +1,243 @@
+"""The runtime commands: `stargan-rt translate`, `stargan-rt video`, `stargan-rt webcam`.
+
+Registered through the `stargan_rt.commands` entry points (pyproject.toml). Nothing heavy is imported at
+module top: the model, OpenCV windows and backends load when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+Sub = argparse._SubParsersAction  # the `subparsers` object cli.py passes to every register function
+
+BACKENDS_HELP = "auto (default: the fastest available), tensorrt, ort-tensorrt, torch-cuda, ort-cuda, torch-cpu-bf16, ort-cpu, torch-cpu"
+
+
+def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
+    p.add_argument("--model", "-m", help="a bundle folder, an .onnx file or a .plan engine (default: the embedded model)")
+    p.add_argument("--backend", "-b", default="auto", help=BACKENDS_HELP)
+    p.add_argument("--threads", type=int, help="CPU threads for CPU backends (default: the library's choice)")
+    p.add_argument(
+        "--source-attrs", metavar="ATTRS",
+        help="attributes the faces have now, e.g. 'Black_Hair,Young' (default: none of the multi-label attributes, "
+        "the neutral expression); kept unless a target changes them",
+    )
+    p.add_argument(
+        "--detector", "-d", default=detector,
+        help=f"face detector: haar, dlib, yunet:MODEL.onnx, or none when inputs are face crops (default: {detector})",
+    )
+
+
+def _translator(args: argparse.Namespace) -> Any:
+    from .default_model import default_model_path
+    from .translator import Translator
+
+    model = Path(args.model) if args.model else default_model_path()
+    opts = {"threads": args.threads} if args.threads else {}
+    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, **opts)
+    print(f"backend: {tr.describe()}", file=sys.stderr)
+    print(f"  why: {tr.runner.reason}", file=sys.stderr)
+    return tr
+
+
+def _slug(target: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", target.replace(",", "_")).strip("_")[:80]
+
+
+# --- translate --------------------------------------------------------------------------------------------
+
+
+def register_translate(sub: Sub) -> None:
+    p = sub.add_parser(
+        "translate", help="translate face images to target attributes (or every domain with --grid)",
+        description="Translate images. With --detector none (default) each image is a face framed like the training "
+        "data (CelebA: aligned 178x218) and the output is the model-sized face; with a detector, faces are found in "
+        "the photo, translated and pasted back into the full image.",
+    )
+    p.add_argument("images", nargs="+", help="image files or folders of images")
+    p.add_argument("--target", "-t", help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
+    p.add_argument("--grid", action="store_true", help="every domain at once, one row per image (the paper's Figure 2)")
+    p.add_argument("-o", "--output", default="translated", help="output folder (default: ./translated)")
+    _model_args(p, detector="none")
+    p.set_defaults(func=run_translate)
+
+
+def _image_paths(items: list[str]) -> list[Path]:
+    from .errors import BadInput
+    from .stream.sources import IMAGE_SUFFIXES
+
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise BadInput(f"{p}: no images in this folder")
+            paths += found
+        else:
+            paths.append(p)  # read_image reports a missing or unreadable file
+    return paths
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from .errors import BadInput
+    from .faces import extract
+    from .images import read_image, write_image
+
+    if not args.grid and not args.target:
+        raise BadInput("give --target ATTRS (e.g. Blond_Hair,-Young) or --grid")
+    paths = _image_paths(args.images)
+    images = [read_image(p) for p in paths]  # every input checked before any work
+    out_dir = Path(args.output)
+    with _translator(args) as tr:
+        if args.target:
+            tr.label(args.target)  # an unknown attribute fails before anything is written
+        if args.grid:
+            if tr.detector.framing is not None:  # faces found in photos: their training-framed crops
+                faces = []
+                for path, img in zip(paths, images):
+                    regions = tr.regions(img)
+                    if not regions:
+                        raise BadInput(f"{path}: no face found (try --detector none if it is a face crop)")
+                    faces.append(extract(img, regions[0], tr.size))
+                    tr.reset()
+                images = faces
+            grid, _ = tr.grid(images)
+            dest = out_dir / "grid.png"
+            write_image(dest, grid)
+            print(dest)
+            return 0
+        written, faceless = 0, []
+        if tr.detector.framing is None:
+            outs = [o for i in range(0, len(images), 16) for o in tr.translate_images(images[i : i + 16], args.target)]
+        else:
+            outs = []
+            for path, img in zip(paths, images):
+                tr.reset()  # stills are unrelated: no tracking across them
+                out, regions = tr.translate_frame(img, args.target)
+                outs.append(out if regions else None)
+                if not regions:
+                    faceless.append(path)
+        for path, out in zip(paths, outs):
+            if out is None:
+                continue
+            dest = out_dir / f"{path.stem}_{_slug(args.target)}.png"
+            write_image(dest, out)
+            print(dest)
+            written += 1
+        for path in faceless:
+            print(f"stargan-rt translate: {path}: no face found, nothing written", file=sys.stderr)
+        return 0 if written else 1
+
+
+# --- video and webcam -------------------------------------------------------------------------------------
+
+
+def _stream_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", "-t", required=True, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--overlay", action="store_true", help="draw FPS, latency and the target on the output frames")
+    p.add_argument("--stats-json", metavar="PATH", help="also write the run's timings as JSON")
+
+
+def register_video(sub: Sub) -> None:
+    p = sub.add_parser(
+        "video", help="translate the faces of a video (file, folder of frames or stream URL) into a video or folder",
+        description="Every frame of a file is processed (none dropped) unless --realtime, which plays the file at its "
+        "own frame rate like a camera and drops the frames the pipeline cannot keep up with.",
+    )
+    p.add_argument("input", help="video file, image folder, rtsp:// or http:// URL")
+    p.add_argument("output", help="video file (.mp4, .avi, .mkv, .mov) or folder for PNG frames")
+    p.add_argument("--realtime", action="store_true", help="pace the input at its frame rate and drop late frames")
+    _stream_args(p)
+    _model_args(p, detector="haar")
+    p.set_defaults(func=run_video)
+
+
+def register_webcam(sub: Sub) -> None:
+    from .stream.controls import HELP
+
+    p = sub.add_parser(
+        "webcam", help="live translation from a camera (or URL) to a window, a file or a virtual camera",
+        description=f"Live translation. Only the newest camera frame is processed, so latency stays bounded. {HELP}.",
+    )
+    p.add_argument("--source", "-s", default="0", help="camera index (default 0), rtsp:// or http:// URL, or a file")
+    p.add_argument("-o", "--output", help="also record to a video file or folder")
+    p.add_argument("--virtual-cam", action="store_true", help="send the result to a virtual camera (pyvirtualcam)")
+    p.add_argument("--no-window", action="store_true", help="do not open a window")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    _stream_args(p)
+    _model_args(p, detector="haar")
+    p.set_defaults(func=run_webcam)
+
+
+def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, sink_specs: list[str], overlay: bool,
+                  progress: bool, duration: float | None = None) -> int:
+    from .stream import Controls, TeeSink, open_sink, open_source, run_stream
+
+    with _translator(args) as tr:
+        controls = Controls(tr.labels, args.target, tr.source)  # unknown attributes fail before the camera opens
+        source = open_source(source_spec, realtime=realtime)
+        try:
+            sinks = [open_sink(s, source.fps) for s in sink_specs]
+            sink = sinks[0] if len(sinks) == 1 else TeeSink(sinks)
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                total = min(filter(None, (source.total, args.max_frames)), default=None)
+                bar = tqdm(total=total, unit="frame", desc="translating", disable=None)
+            stop = threading.Event()
+            timer = threading.Timer(duration, stop.set) if duration else None
+            if timer:
+                timer.start()
+            try:
+                report = run_stream(
+                    source, tr, sink, controls, max_frames=args.max_frames, overlay=overlay, stop=stop,
+                    on_frame=(lambda n: bar.update(1)) if bar is not None else None,
+                )
+            finally:
+                if timer:
+                    timer.cancel()
+                if bar is not None:
+                    bar.close()
+        finally:
+            source.close()
+    print(report.text())
+    if args.stats_json:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.stats_json, json.dumps(report.to_dict(), indent=2) + "\n")
+    return 0 if report.processed else 1
+
+
+def run_video(args: argparse.Namespace) -> int:
+    return _run_pipeline(args, args.input, args.realtime, [args.output], overlay=args.overlay, progress=True)
+
+
+def run_webcam(args: argparse.Namespace) -> int:
+    from .errors import BadInput, MissingDependency
+    from .stream import gui_problem
+
+    sinks = [args.output] if args.output else []
+    if args.virtual_cam:
+        sinks.append("virtualcam")
+    if not args.no_window:
+        problem = gui_problem()
+        if problem is None:
+            sinks.insert(0, "window")
+        elif sinks:
+            print(f"stargan-rt webcam: no window ({problem.split(':')[0]}); writing to {', '.join(sinks)}", file=sys.stderr)
+        else:
+            raise MissingDependency(problem)
+    if not sinks:
+        raise BadInput("--no-window leaves nowhere to send frames: add -o FILE or --virtual-cam")
+    overlay = args.overlay or "window" in sinks
+    # A file given as --source plays at its own frame rate, like a camera (latest-frame policy, drops counted).
+    return _run_pipeline(args, args.source, True, sinks, overlay=overlay, progress=False, duration=args.duration)

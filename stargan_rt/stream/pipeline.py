@@ -1,0 +1,244 @@
+"""The streaming pipeline, wired in one function: capture -> translate -> output, three threads.
+
+    capture thread      source.read() -> [in slot]       live source: the slot keeps only the newest frame
+    worker thread       [in slot] -> detect, preprocess, infer, paste -> [out slot]
+    calling thread      [out slot] -> overlay, sink.write, keys
+
+Each hand-off holds ONE frame. For a live source the capture thread replaces a frame the worker has not taken
+yet (a drop, counted): when inference is slower than the camera, frames drop at the source and the latency
+stays one frame of capture plus one of processing, never a growing queue. For a file read as fast as
+possible, capture waits for the worker instead, so no frame is lost. The out slot always waits: the worker
+translates frame k+1 while the sink writes frame k (inference and output overlap), and a slow sink slows the
+worker, which makes a live source drop more, rather than building a backlog.
+
+The sink runs in the calling thread because GUI toolkits want imshow/waitKey on one thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Sequence, TypeVar
+
+import numpy as np
+
+from ..faces import Region
+from ..timing import StageTimer
+from ..translator import Translator
+from .controls import HELP, Controls, draw_overlay
+from .sinks import Sink
+from .sources import Source
+
+T = TypeVar("T")
+STAGES = ("capture", "detect", "preprocess", "infer", "paste", "output", "latency")
+
+
+class Handoff(Generic[T]):
+    """A one-item slot between two threads.
+
+    drop=True: put() replaces an item nobody took (counted in `dropped`); drop=False: put() waits until the
+    slot is free. get() waits for an item; both return None / False once the slot is closed.
+    """
+
+    def __init__(self, drop: bool):
+        self.drop = drop
+        self.dropped = 0
+        self._item: T | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item: T) -> bool:
+        with self._cond:
+            if not self.drop:
+                while self._item is not None and not self._closed:
+                    self._cond.wait()
+            if self._closed:
+                return False
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify_all()
+            return True
+
+    def get(self) -> T | None:
+        with self._cond:
+            while self._item is None and not self._closed:
+                self._cond.wait()
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        """No more items: get() drains what is there, then returns None; put() returns False."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class Packet:
+    index: int
+    frame: np.ndarray
+    t_capture: float  # time.monotonic() when the frame was read
+    regions: Sequence[Region] = ()
+
+
+@dataclass
+class StreamReport:
+    """What a run did: counts, rates and per-stage timings (ms)."""
+
+    source: str
+    sink: str
+    backend: str
+    live: bool
+    captured: int = 0
+    processed: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "sink": self.sink, "backend": self.backend, "live": self.live,
+            "captured": self.captured, "processed": self.processed, "dropped": self.dropped,
+            "seconds": self.seconds, "fps": self.fps, "stages_ms": self.stages,
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"{self.processed} frames in {self.seconds:.2f} s = {self.fps:.1f} FPS; captured {self.captured}, "
+            f"dropped {self.dropped}{' (live source: only the newest frame is kept)' if self.live else ''}",
+            f"backend: {self.backend}",
+            f"{'stage':<11}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'count':>8}",
+        ]
+        for name in STAGES:
+            if name in self.stages:
+                s = self.stages[name]
+                lines.append(f"{name:<11}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}{s['mean_ms']:>9.1f}{int(s['count']):>8}")
+        return "\n".join(lines)
+
+
+def run_stream(
+    source: Source,
+    translator: Translator,
+    sink: Sink,
+    controls: Controls,
+    *,
+    max_frames: int | None = None,
+    overlay: bool = False,
+    on_frame: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> StreamReport:
+    """Run until the source ends, `max_frames` frames are out, a quit key, or `stop` is set; returns the report.
+
+    Closes the sink (a video file is renamed into place); the source is left to the caller to close.
+    """
+    timer = StageTimer()
+    stop = stop or threading.Event()
+    inbox: Handoff[Packet] = Handoff(drop=source.live)
+    outbox: Handoff[Packet] = Handoff(drop=False)
+    errors: list[BaseException] = []
+    report = StreamReport(source.name, sink.name, translator.describe(), source.live)
+
+    def guarded(fn: Callable[[], None], feeds: Handoff[Packet]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+                stop.set()
+            finally:
+                feeds.close()  # the next stage sees the end
+
+        return run
+
+    def capture() -> None:
+        i = 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            frame = source.read()
+            if frame is None:
+                return
+            timer.add("capture", time.perf_counter() - t0)
+            report.captured += 1
+            if not inbox.put(Packet(i, frame, time.monotonic())):
+                return
+            i += 1
+            if max_frames and not source.live and i >= max_frames:
+                return
+
+    def work() -> None:
+        while (pkt := inbox.get()) is not None and not stop.is_set():
+            label = controls.label()
+            if label is not None:
+                pkt.frame, pkt.regions = translator.translate_frame(pkt.frame, label, t=pkt.t_capture, timer=timer)
+            if not outbox.put(pkt):
+                return
+
+    threads = [
+        threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True)
+        for fn, feeds in ((capture, inbox), (work, outbox))
+    ]
+    start = time.monotonic()
+    recent: deque[float] = deque(maxlen=30)
+    status: list[str] = []
+    next_status = 0.0
+    completed = False
+    for t in threads:
+        t.start()
+    try:
+        while (pkt := outbox.get()) is not None:
+            now = time.monotonic()
+            recent.append(now)
+            if overlay:
+                if now >= next_status:  # percentiles twice a second, not every frame
+                    status = _status_lines(timer, recent, inbox.dropped, report.backend)
+                    next_status = now + 0.5
+                draw_overlay(pkt.frame, [*status, controls.text(), HELP], pkt.regions)
+            with timer.stage("output"):
+                sink.write(pkt.frame)
+            timer.add("latency", time.monotonic() - pkt.t_capture)
+            report.processed += 1
+            if on_frame:
+                on_frame(report.processed)
+            key = sink.poll()
+            if key is not None:
+                controls.handle_key(key)
+            if controls.quit or (max_frames and report.processed >= max_frames):
+                break
+        completed = not errors
+    except KeyboardInterrupt:
+        completed = True  # keep what was recorded: Ctrl-C is how a headless webcam run ends
+        raise
+    finally:
+        stop.set()
+        inbox.close()
+        outbox.close()
+        for t in threads:
+            t.join(timeout=5.0)
+        report.seconds = time.monotonic() - start
+        report.dropped = inbox.dropped
+        report.stages = timer.summary()
+        if completed:
+            sink.close()
+        else:
+            getattr(sink, "abort", sink.close)()
+    if errors:
+        raise errors[0]
+    return report
+
+
+def _status_lines(timer: StageTimer, recent: deque[float], dropped: int, backend: str) -> list[str]:
+    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+    infer50, _ = timer.percentiles("infer")
+    lat50, lat99 = timer.percentiles("latency")
+    return [
+        f"{fps:5.1f} FPS  infer {infer50:.0f} ms  latency {lat50:.0f}/{lat99:.0f} ms (p50/p99)  dropped {dropped}",
+        backend.split(":")[0],
+    ]

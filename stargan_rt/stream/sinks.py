@@ -1,0 +1,206 @@
+"""Frame sinks: a window, a video file, a folder of images, a virtual camera (pyvirtualcam).
+
+Files are written under a temporary name and renamed when complete, so an interrupted run never leaves a
+half-written video where the result should be. Only the window reads keys (`poll`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from ..errors import BadInput, MissingDependency
+from ..images import write_image
+
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+ESC = 27
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, frame: np.ndarray) -> None: ...
+
+    def poll(self) -> int | None:
+        """A key the user pressed since the last call (windows only), else None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def gui_problem() -> str | None:
+    """Why cv2.imshow cannot work here (None when it can): headless OpenCV, or no display."""
+    info = cv2.getBuildInformation()
+    gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
+    if gui.upper() in ("", "NONE"):
+        return (
+            "this OpenCV (opencv-python-headless) has no GUI, so there is no window: "
+            "pip uninstall -y opencv-python-headless && pip install 'opencv-python<5', "
+            "or write to a file (-o out.mp4) or a virtual camera (--virtual-cam)"
+        )
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display to open a window on (DISPLAY is not set); write to a file (-o out.mp4) instead"
+    return None
+
+
+class WindowSink:
+    name = "window"
+
+    def __init__(self, title: str = "stargan-rt"):
+        problem = gui_problem()
+        if problem:
+            raise MissingDependency(problem)
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        self._shown = False
+
+    def write(self, frame: np.ndarray) -> None:
+        cv2.imshow(self.title, frame)
+        self._shown = True
+
+    def poll(self) -> int | None:
+        key = cv2.waitKey(1)
+        if self._shown and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return ESC  # the user closed the window
+        return None if key < 0 else key & 0xFF
+
+    def close(self) -> None:
+        with contextlib.suppress(cv2.error):
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)
+
+
+class VideoFileSink:
+    """A video file (codec by extension), opened on the first frame, renamed into place on close."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path = Path(path)
+        self.name = str(self.path)
+        ext = self.path.suffix.lower()
+        if ext not in VIDEO_CODECS:
+            raise BadInput(f"{self.path}: unknown video extension; use one of {', '.join(VIDEO_CODECS)}")
+        self.fourcc = cv2.VideoWriter.fourcc(*VIDEO_CODECS[ext])
+        self.fps = fps if fps > 0 else 25.0
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
+        self.writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            h, w = frame.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.tmp), self.fourcc, self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise BadInput(f"{self.path}: cannot write a video there (unwritable folder or codec not available)")
+        self.writer.write(frame)
+        self.frames += 1
+
+    def poll(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+            if self.frames:
+                os.replace(self.tmp, self.path)
+            else:
+                self.tmp.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """A failed run: drop the partial file, leave any earlier result at `path` untouched."""
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
+class ImageFolderSink:
+    def __init__(self, folder: str | Path, ext: str = ".png"):
+        self.folder = Path(folder)
+        self.name, self.ext, self.frames = str(self.folder), ext, 0
+
+    def write(self, frame: np.ndarray) -> None:
+        write_image(self.folder / f"{self.frames:06d}{self.ext}", frame)
+        self.frames += 1
+
+    def poll(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class VirtualCamSink:
+    """A virtual webcam (v4l2loopback, OBS, ...) that video-call apps can pick; opened on the first frame."""
+
+    name = "virtual camera"
+
+    def __init__(self, fps: float):
+        from .._optional import require
+
+        self.pyvirtualcam = require("pyvirtualcam", "the virtual camera output")
+        self.fps = fps if fps > 0 else 30.0
+        self.cam: Any = None
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.cam is None:
+            h, w = frame.shape[:2]
+            try:
+                self.cam = self.pyvirtualcam.Camera(w, h, self.fps, fmt=self.pyvirtualcam.PixelFormat.BGR)
+            except RuntimeError as exc:  # no backend: v4l2loopback not loaded, OBS not installed
+                raise MissingDependency(f"no virtual camera device ({exc})") from None
+            self.name = f"virtual camera {self.cam.device}"
+        self.cam.send(frame)
+
+    def poll(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        if self.cam is not None:
+            self.cam.close()
+            self.cam = None
+
+
+class TeeSink:
+    """Several sinks at once (e.g. a window and a recording); keys come from the first that has them."""
+
+    def __init__(self, sinks: list[Sink]):
+        self.sinks = sinks
+        self.name = " + ".join(s.name for s in sinks)
+
+    def write(self, frame: np.ndarray) -> None:
+        for s in self.sinks:
+            s.write(frame)
+
+    def poll(self) -> int | None:
+        keys = [s.poll() for s in self.sinks]
+        return next((k for k in keys if k is not None), None)
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
+
+    def abort(self) -> None:
+        for s in self.sinks:
+            getattr(s, "abort", s.close)()
+
+
+def open_sink(spec: str, fps: float = 25.0) -> Sink:
+    """"window", "virtualcam", a video file (.mp4, .avi, .mkv, .mov) or a folder (no extension)."""
+    if spec == "window":
+        return WindowSink()
+    if spec in ("virtualcam", "virtual-cam"):
+        return VirtualCamSink(fps)
+    path = Path(spec)
+    if path.suffix.lower() in VIDEO_CODECS:
+        return VideoFileSink(path, fps)
+    if path.suffix and not path.is_dir():
+        raise BadInput(f"{spec}: give a video file ({', '.join(VIDEO_CODECS)}) or a folder for images")
+    return ImageFolderSink(path)

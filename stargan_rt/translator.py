@@ -1,0 +1,174 @@
+"""Translate faces to target attributes: the runtime's one entry point for stills, grids and video frames.
+
+    from stargan_rt.translator import Translator
+
+    with Translator("model_dir_or.onnx_or.plan", detector="haar") as tr:
+        out = tr.translate_frame(frame_bgr, "Blond_Hair,-Young=0.5")      # faces found, translated, pasted back
+        faces = tr.translate_crops(crops_SxS_bgr, "+Male")                # already model-sized face crops
+        outs = tr.translate_images([img1, img2], "Black_Hair")            # training-framed face photos
+        grid = tr.grid([img1, img2])                                      # every domain (the paper's Figure 2)
+
+Targets: "Blond_Hair", "+Male", "-Young", "Smiling=0.6" (strength), several comma-separated; see labels.py.
+Source attributes (what the face shows now) matter for attributes that are not asked to change, and for
+flipping ones that are. They are given with `source=` ("Black_Hair,Young" or a {name: value} mapping); by
+default every multi-label attribute is taken as absent and a one-hot dataset as its "neutral" class (labels.py).
+For jointly trained models, targets from the second dataset get that dataset's mask (LabelSpace.encode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .backends import Runner, open_model
+from .errors import BadInput
+from .faces import BoxTracker, Region, extract, face_region, make_detector, paste, whole_frame_region
+from .faces.detect import Box, Detector
+from .images import crop_resize, make_grid
+from .labels import LabelSpace, Target, parse_targets
+from .timing import StageTimer
+
+TargetSpec = str | Sequence[Target] | np.ndarray
+SourceSpec = str | Mapping[str, float] | Iterable[str] | None
+
+
+def parse_source(source: SourceSpec) -> Mapping[str, float] | Iterable[str] | None:
+    """"Black_Hair,Young" -> ["Black_Hair", "Young"]; mappings and lists pass through."""
+    if isinstance(source, str):
+        return [s.strip() for s in source.split(",") if s.strip()]
+    return source
+
+
+class Translator:
+    """A generator (any backend) plus label encoding, face detection, tracking, cropping and pasting."""
+
+    def __init__(
+        self,
+        model: str | Path | Runner,
+        *,
+        backend: str = "auto",
+        detector: str | Detector = "none",
+        source: SourceSpec = None,
+        smooth: bool = True,
+        feather: float = 0.12,
+        max_faces: int = 8,
+        **backend_opts: object,
+    ):
+        self.runner = model if isinstance(model, Runner) else open_model(model, backend, **backend_opts)
+        self.meta = self.runner.meta
+        self.labels = LabelSpace(self.meta)
+        self.size = self.meta.architecture.image_size
+        self.source = parse_source(source)
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.tracker = BoxTracker() if smooth else None
+        self.feather, self.max_faces = feather, max_faces
+        self._label_cache: dict[tuple[str, str], np.ndarray] = {}
+
+    # --- labels ---
+
+    def label(self, target: TargetSpec, source: SourceSpec = None) -> np.ndarray:
+        """The (c_dim,) label vector for `target` applied to a face with `source` attributes."""
+        if isinstance(target, np.ndarray):
+            vec = np.asarray(target, np.float32)
+            if vec.shape[-1] != self.labels.c_dim:
+                raise BadInput(f"a label vector for this model has {self.labels.c_dim} values, got shape {vec.shape}")
+            return vec
+        src = parse_source(source) if source is not None else self.source
+        key = (str(target if isinstance(target, str) else [str(t) for t in target]), repr(src))
+        if key not in self._label_cache:
+            targets = parse_targets(target) if isinstance(target, str) else list(target)
+            self._label_cache[key] = self.labels.encode(targets, src)
+        return self._label_cache[key]
+
+    def _labels_for(self, target: TargetSpec, n: int) -> np.ndarray:
+        vec = self.label(target)
+        return np.broadcast_to(vec, (n, self.labels.c_dim)).astype(np.float32) if vec.ndim == 1 else vec
+
+    # --- faces that are already crops ---
+
+    def translate_crops(self, crops: np.ndarray, target: TargetSpec) -> np.ndarray:
+        """uint8 BGR (N, S, S, 3) model-sized face crops -> translated crops, in one batched call."""
+        crops = np.asarray(crops)
+        if crops.ndim == 3:
+            crops = crops[None]
+        return self.runner.infer_frames(crops, self._labels_for(target, len(crops)))
+
+    def prepare(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Face photos framed like the training data (CelebA: aligned 178x218) -> (N, S, S, 3) model inputs."""
+        return np.stack([crop_resize(img, self.meta.preprocess, self.size) for img in images])
+
+    def translate_images(self, images: Sequence[np.ndarray], target: TargetSpec) -> np.ndarray:
+        """Training-framed face photos (any size) -> translated (N, S, S, 3) crops (as the paper's test does)."""
+        return self.translate_crops(self.prepare(images), target)
+
+    def grid(self, images: Sequence[np.ndarray], source: SourceSpec = None) -> tuple[np.ndarray, list[str]]:
+        """Every domain at once: one row per image, [input | one column per domain] (the paper's Figure 2)."""
+        columns = self.labels.grid(parse_source(source) if source is not None else self.source)
+        crops = self.prepare(images)
+        n, d = len(crops), len(columns)
+        labels = np.stack([lab for _, lab in columns])
+        out = self.runner.infer_frames(np.repeat(crops, d, axis=0), np.tile(labels, (n, 1)))
+        rows = [[crops[i], *out[i * d : (i + 1) * d]] for i in range(n)]
+        titles = ["input", *(t for t, _ in columns)]
+        return make_grid(rows, titles), titles
+
+    # --- faces inside frames ---
+
+    def regions(self, frame: np.ndarray, t: float | None = None) -> list[Region]:
+        """Training-framed squares of the faces in `frame` (tracked and smoothed when `smooth`)."""
+        framing = self.detector.framing
+        if framing is None:
+            return [whole_frame_region(frame.shape, self.meta.preprocess)]
+        boxes: list[Box] = self.detector.detect(frame)
+        if self.tracker is not None:
+            boxes = self.tracker.update(boxes, time.monotonic() if t is None else t)
+        boxes = sorted(boxes, key=lambda b: -b.w * b.h)[: self.max_faces]
+        return [face_region(b, framing) for b in boxes]
+
+    def translate_frame(
+        self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None
+    ) -> tuple[np.ndarray, list[Region]]:
+        """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise BadInput(f"expected a uint8 BGR frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        stage = timer.stage if timer is not None else _no_timer
+        with stage("detect"):
+            regions = self.regions(frame, t)
+        out = frame.copy()
+        if not regions:
+            return out, regions
+        with stage("preprocess"):
+            crops = np.stack([extract(frame, r, self.size) for r in regions])
+            labels = self._labels_for(target, len(crops))
+        with stage("infer"):
+            faces = self.runner.infer_frames(crops, labels)
+        with stage("paste"):
+            for r, face in zip(regions, faces):
+                paste(out, r, face, self.feather)
+        return out, regions
+
+    def reset(self) -> None:
+        """Forget tracked faces (a new video, a cut)."""
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def describe(self) -> str:
+        return self.runner.describe()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> "Translator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _no_timer(_: str) -> Iterator[None]:
+    yield
