@@ -1,0 +1,258 @@
+"""`stargan-rt export`: the artifact chain, each step checked, written into a temporary folder that replaces OUT
+only when everything succeeded (no half-written export is ever left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from stargan_rt.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
+from stargan_rt.bundle import ModelMeta, is_bundle
+from stargan_rt.engine_meta import BatchProfile, check_engine_compatible, read_sidecar, sidecar_path, write_sidecar
+from stargan_rt.errors import BadInput, BadModel, StarGanError
+
+from .calibration import Samples, real_samples
+from .int8 import Int8Recipe
+from .parity import Diff, diff, ort_session, random_inputs, run
+
+FLOAT, FRAMES, FP16, INT8 = "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx"
+PLAN = "generator_fp16.plan"
+ORT_TRT_CACHE = "ort_tensorrt_cache"
+REPORT = "export_report.json"
+MIN_PSNR_DB = 30.0  # below this a variant's artefacts are visible: warn loudly
+
+
+@dataclass
+class ExportOptions:
+    profile: BatchProfile = BatchProfile(1, 1, 8)
+    int8: bool = True
+    calib: Path | None = None
+    calib_count: int = 64
+    engine: bool = False
+    rebuild: bool = False
+    timing_cache_dir: Path = Path.home() / ".cache" / "stargan-rt" / "tensorrt"
+    workspace_gib: float = 2.0
+    ort_tensorrt: bool = False
+    triton: Path | None = None
+
+
+@dataclass
+class ExportReport:
+    bundle: str
+    files: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_output_dir(out: Path, marker: str = FLOAT) -> None:
+    """OUT is replaced as a whole: refuse anything but a new folder, an empty one, or an earlier export."""
+    if not out.parent.is_dir():
+        raise BadInput(f"{out}: the folder {out.parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / marker).is_file():
+        raise BadInput(f"{out}: not empty and not an earlier export (no {marker}); it would be replaced: choose another folder")
+
+
+def preflight(bundle: Path, out: Path, opts: ExportOptions) -> None:
+    """Everything that can be refused in a second, before minutes of work."""
+    if not is_bundle(bundle):
+        raise BadModel(f"{bundle}: not a model bundle (no model.json)")
+    if bundle.resolve() == out.resolve():
+        raise BadInput("the output folder cannot be the bundle itself")
+    check_output_dir(out)
+    if opts.triton is not None:
+        check_output_dir(opts.triton, marker="stargan/config.pbtxt")
+    if opts.engine:
+        from .tensorrt_engine import require_tensorrt, uses_strong_typing
+
+        uses_strong_typing(require_tensorrt())
+    if opts.ort_tensorrt:
+        import onnxruntime as ort
+
+        from .ort_tensorrt import PROVIDER
+
+        if PROVIDER not in ort.get_available_providers():
+            from stargan_rt.errors import MissingDependency
+
+            raise MissingDependency(f"--ort-tensorrt needs onnxruntime-gpu with {PROVIDER} (have {', '.join(ort.get_available_providers())})")
+
+
+def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str], None] = print) -> ExportReport:
+    preflight(bundle, out, opts)
+    from stargan_rt.torch_model import load_generator
+
+    from .fp16 import float_to_fp16
+    from .frames import float_to_frames
+    from .int8 import float_to_int8
+    from .to_onnx import check_against_torch, generator_to_onnx
+
+    generator, meta = load_generator(str(bundle))
+    real = _real_images(meta, opts, log)
+    report = ExportReport(bundle=str(bundle))
+    clock = time.perf_counter()
+
+    def step(what: str) -> None:
+        log(f"[{time.perf_counter() - clock:6.1f} s] {what}")
+
+    with atomic_directory(out) as tmp:
+        step("exporting PyTorch -> ONNX (torch.export)")
+        model = generator_to_onnx(generator, meta)
+        parity = check_against_torch(model, generator, meta)
+        report.checks["onnx_vs_torch"] = {f"batch_{n}": d.to_dict() for n, d in parity.items()}
+        _save(tmp / FLOAT, model, report)
+        step(f"{FLOAT}: onnx.checker ok, {_count(model, 'InstanceNormalization')} InstanceNormalization nodes; "
+             + "; ".join(f"batch {n} vs PyTorch: {d}" for n, d in parity.items()))
+
+        frames = float_to_frames(model)
+        report.checks["frames_vs_float"] = d = _frames_vs_float(frames, model, meta)
+        _save(tmp / FRAMES, frames, report)
+        step(f"{FRAMES}: uint8 BGR frames in/out; vs float model + to_frames: max {d['max_abs_grey_levels']} grey level, "
+             f"{d['exact_fraction'] * 100:.2f}% identical")
+        if d["max_abs_grey_levels"] > 1:
+            raise BadModel(f"frames model differs from the float model by {d['max_abs_grey_levels']} grey levels (> 1)")
+
+        reference = ort_session(model)
+        half = float_to_fp16(model)
+        _save(tmp / FP16, half, report)
+        report.checks["fp16_vs_fp32"] = _quality(FP16, reference, ort_session(half), real, meta, report, step)
+
+        if opts.int8:
+            assert real is not None
+            calib, evaluation = real.split()
+            step(f"calibrating INT8 on {calib.source}")
+            recipe = Int8Recipe()
+            q = float_to_int8(model, calib, recipe)
+            _save(tmp / INT8, q, report)
+            report.checks["int8_vs_fp32"] = {
+                **_quality(INT8, reference, ort_session(q), evaluation, meta, report, step),
+                "recipe": asdict(recipe), "calibration": calib.source,
+            }
+
+        if opts.engine:
+            _engine(tmp, out, meta, opts, report, step, real)
+        if opts.ort_tensorrt:
+            from .ort_tensorrt import warm_cache
+
+            warm_cache(tmp / FLOAT, meta, opts.profile, tmp / ORT_TRT_CACHE, step)
+            report.files.append(ORT_TRT_CACHE + "/")
+        report.files.append(REPORT)
+        atomic_write_text(tmp / REPORT, json.dumps(asdict(report), indent=2) + "\n")
+
+    if opts.triton is not None:
+        from .triton import write_repository
+
+        plan = out / PLAN if opts.engine else None
+        write_repository(opts.triton, out / FLOAT, meta, opts.profile, plan=plan, frames_onnx=out / FRAMES)
+        step(f"Triton model repository: {opts.triton}")
+    for w in report.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return report
+
+
+def _real_images(meta: ModelMeta, opts: ExportOptions, log: Callable[[str], None]) -> Samples | None:
+    try:
+        return real_samples(meta, opts.calib, opts.calib_count)
+    except StarGanError:
+        if opts.int8 or opts.calib is not None:
+            raise
+        log("no real images (--calib DIR or SynthFaces): FP16 quality is measured on random inputs")
+        return None
+
+
+def _save(path: Path, model: Any, report: ExportReport) -> None:
+    atomic_write_bytes(path, model.SerializeToString())
+    report.files.append(path.name)
+
+
+def _count(model: Any, op: str) -> int:
+    return sum(n.op_type == op for n in model.graph.node)
+
+
+def _frames_vs_float(frames_model: Any, float_model: Any, meta: ModelMeta) -> dict[str, Any]:
+    """The frames model against the float model with stargan_rt.images' conversions, on fresh random frames."""
+    from stargan_rt.images import to_frames, to_tensor
+
+    rng = np.random.default_rng()
+    s = meta.architecture.image_size
+    fr = rng.integers(0, 256, (3, s, s, 3), dtype=np.uint8)
+    _, c = random_inputs(meta, 3, rng)
+    got = run(ort_session(frames_model), {"frames": fr, "label": c})
+    want = to_frames(run(ort_session(float_model), {"image": to_tensor(fr, meta.preprocess), "label": c}), meta.preprocess)
+    d = np.abs(got.astype(np.int16) - want.astype(np.int16))
+    return {"max_abs_grey_levels": int(d.max()), "exact_fraction": float((d == 0).mean())}
+
+
+def _quality(name: str, reference: Any, session: Any, real: Samples | None, meta: ModelMeta, report: ExportReport,
+             step: Callable[[str], None]) -> dict[str, Any]:
+    """PSNR etc. of a variant against the FP32 model, on real images when there are some; warns below 30 dB."""
+    if real is not None:
+        x, c, source = real.x, real.c, real.source
+    else:
+        (x, c), source = random_inputs(meta, 4, np.random.default_rng()), "4 random inputs"
+    outs = [(run(reference, {"image": x[i : i + 1], "label": c[i : i + 1]}), run(session, {"image": x[i : i + 1], "label": c[i : i + 1]}))
+            for i in range(len(x))]
+    d: Diff = diff(np.concatenate([a for a, _ in outs]), np.concatenate([b for _, b in outs]))
+    step(f"{name} vs FP32 on {source}: {d}")
+    if d.psnr < MIN_PSNR_DB:
+        report.warnings.append(f"{name} is only {d.psnr:.1f} dB PSNR against FP32 on {source} (< {MIN_PSNR_DB:g} dB): "
+                               "expect visible artefacts; prefer generator.onnx or the bf16 PyTorch backend")
+    return {**d.to_dict(), "inputs": source}
+
+
+def _engine(tmp: Path, out: Path, meta: ModelMeta, opts: ExportOptions, report: ExportReport,
+            step: Callable[[str], None], real: Samples | None) -> None:
+    from stargan_rt.engine_meta import file_sha256
+
+    from .tensorrt_engine import build_engine, require_tensorrt, uses_strong_typing
+
+    source = tmp / (FP16 if uses_strong_typing(require_tensorrt()) else FLOAT)
+    old = out / PLAN
+    if not opts.rebuild and old.is_file():
+        try:
+            sidecar = read_sidecar(old)
+            check_engine_compatible(sidecar)
+            if sidecar.onnx_sha256 == file_sha256(source) and sidecar.profile == opts.profile:
+                shutil.copyfile(old, tmp / PLAN)
+                shutil.copyfile(sidecar_path(old), sidecar_path(tmp / PLAN))
+                report.files += [PLAN, sidecar_path(PLAN).name]
+                step(f"{PLAN}: reusing the existing engine (same ONNX, profile, GPU and TensorRT; --rebuild to force)")
+                return
+        except StarGanError as exc:
+            step(f"existing engine not reusable ({exc}); rebuilding")
+    build = build_engine(source, meta, opts.profile, opts.timing_cache_dir, workspace=int(opts.workspace_gib * (1 << 30)), log=step)
+    atomic_write_bytes(tmp / PLAN, build.plan)
+    write_sidecar(tmp / PLAN, build.sidecar)
+    report.files += [PLAN, sidecar_path(PLAN).name]
+    report.checks["engine"] = build.sidecar.to_dict() | {"stargan_rt": "(see the ONNX)"}
+    step(f"{PLAN}: {len(build.plan) / 1e6:.1f} MB, sidecar {sidecar_path(PLAN).name}")
+    report.checks["engine_vs_fp32"] = _verify_engine(tmp, meta, opts.profile, real, report, step)
+
+
+def _verify_engine(tmp: Path, meta: ModelMeta, profile: BatchProfile, real: Samples | None, report: ExportReport,
+                   step: Callable[[str], None]) -> Any:
+    """Run the engine through the runtime's TensorRT backend against onnxruntime FP32, where that backend runs."""
+    from stargan_rt.backends import open_model
+
+    try:
+        runner = open_model(tmp / PLAN, backend="tensorrt")
+    except StarGanError as exc:
+        note = f"engine not run here ({exc}); check it with: stargan-rt check OUT/{FLOAT} OUT/{PLAN}"
+        step(note)
+        return {"verified": False, "why": str(exc)}
+    n = profile.opt  # a batch size inside the engine's profile
+    x, c = (real.x[:n], real.c[:n]) if real is not None and len(real) >= n else random_inputs(meta, n, np.random.default_rng())
+    with runner:
+        d = diff(run(ort_session(tmp / FLOAT), {"image": x, "label": c}), runner.infer(x, c))
+    step(f"{PLAN} vs onnxruntime FP32: {d}")
+    if d.psnr < MIN_PSNR_DB:
+        report.warnings.append(f"the TensorRT engine is only {d.psnr:.1f} dB PSNR against FP32 (< {MIN_PSNR_DB:g} dB)")
+    return {"verified": True, **d.to_dict()}
