@@ -8,10 +8,8 @@ that fails (out of memory, an export that does not work) is kept with its error 
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +19,7 @@ from stargan_rt.bundle import Architecture
 from .floor import Peak, bandwidth_for, generator_cost, peak_for
 from .inputs import face_inputs
 from .timing import Budget, Stats, psnr_db, repeat, time_cuda
-from .variants import Artifacts, DevicePath, EagerBaseline, Variant, availability, bf16_cuda_model, official_meta
+from .variants import DevicePath, EagerBaseline, Variant, Workspace, availability, bf16_cuda_model, compute_of
 
 ELEM_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 
@@ -31,10 +29,7 @@ class GeneratorConfig:
     sizes: tuple[int, ...] = (128, 256)
     batches: tuple[int, ...] = (1, 4, 16, 64)
     budget: Budget = Budget()
-    arch: Architecture = Architecture()
-    weights: dict[str, np.ndarray] | None = None  # None: seeded random official weights
-    seed: int = 0
-    calib_images: int = 16  # INT8 calibration crops (different faces from the measured inputs)
+    seed: int = 0  # of the measured input faces
     max_call_s: float = 60.0  # larger batches are skipped once one call is predicted to take longer
 
 
@@ -80,7 +75,6 @@ class GeneratorResult:
     rows: list[Row] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # variant -> why it was not measured
     artifact_errors: dict[str, str] = field(default_factory=dict)
-    weights: str = "random"
 
 
 class Prepared:
@@ -97,9 +91,10 @@ class Opened:
         self.describe, self.prepare, self.close = describe, prepare, close
 
 
-def open_variant(v: Variant, arts: Artifacts, calib: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Opened:
+def open_variant(v: Variant, ws: Workspace, size: int) -> Opened:
     import torch
 
+    arts = ws.at(size)
     opts = dict(v.options)
     if v.is_baseline:
         base = EagerBaseline(arts.meta, arts.weights, v.device)
@@ -121,7 +116,7 @@ def open_variant(v: Variant, arts: Artifacts, calib: Callable[[], tuple[np.ndarr
 
     from stargan_rt.backends import open_model
 
-    runner = open_model(arts.get(v.artifact, calib), v.backend, **opts)
+    runner = open_model(ws.path(v, size), v.backend, **opts)
     device_model = getattr(runner, "model", None) if v.backend == "torch-cuda" else None
 
     def prep_runner(x: np.ndarray, c: np.ndarray) -> Prepared:
@@ -162,11 +157,7 @@ def measure_row(row: Row, opened: Opened, x: np.ndarray, c: np.ndarray, budget: 
 
 def fill_floor(row: Row, v: Variant, peaks: list[Peak], arch: Architecture) -> None:
     cost = generator_cost(arch, row.size)
-    compute = v.compute
-    if v.device == "cuda" and v.is_baseline:
-        from .variants import _gpu_fp32_compute
-
-        compute = _gpu_fp32_compute()
+    compute = compute_of(v)
     peak = peak_for(peaks, v.device, compute)
     bw = bandwidth_for(peaks, v.device)
     if peak is not None and row.best_ms:
@@ -193,11 +184,10 @@ def compare(rows: list[Row], outputs: dict[tuple[str, int, int], np.ndarray], ba
             r.max_abs_err = float(np.max(np.abs(ref.astype(np.float64) - out)))
 
 
-def run_generator(cfg: GeneratorConfig, variants: list[Variant], peaks: list[Peak], workdir: Path | None = None,
-                  log: Callable[[str], None] = print) -> GeneratorResult:
+def run_generator(cfg: GeneratorConfig, variants: list[Variant], ws: Workspace, peaks: list[Peak]) -> GeneratorResult:
     from tqdm import tqdm
 
-    result = GeneratorResult(weights="given" if cfg.weights is not None else f"random (seed {cfg.seed})")
+    result = GeneratorResult()
     usable = []
     for v in variants:
         ok, why = availability(v)
@@ -205,32 +195,20 @@ def run_generator(cfg: GeneratorConfig, variants: list[Variant], peaks: list[Pea
             usable.append(v)
         else:
             result.skipped[v.name] = why
-    weights = cfg.weights
-    if weights is None and usable:
-        from .variants import random_weights
-
-        weights = random_weights(cfg.arch, cfg.seed)
     outputs: dict[tuple[str, int, int], np.ndarray] = {}
     baseline_out: dict[tuple[str, int, int], np.ndarray] = {}
-    total = len(usable) * len(cfg.sizes) * len(cfg.batches)
-    with tempfile.TemporaryDirectory(prefix="stargan-bench-", dir=workdir) as tmp, tqdm(total=total, desc="generator", unit="row") as bar:
+    with tqdm(total=len(usable) * len(cfg.sizes) * len(cfg.batches), desc="generator", unit="row") as bar:
         for size in cfg.sizes:
-            arts = Artifacts(official_meta(size, cfg.arch), weights or {}, Path(tmp) / f"s{size}")
-            arts.folder.mkdir(parents=True)
-
-            def calib(size: int = size) -> tuple[np.ndarray, np.ndarray]:
-                return face_inputs(cfg.calib_images, size, cfg.arch.c_dim, seed=cfg.seed + 1000)
-
             for v in usable:
                 bar.set_postfix_str(f"{v.name} {size}px")
                 try:
-                    opened = open_variant(v, arts, calib)
+                    opened = open_variant(v, ws, size)
                 except Exception as exc:  # noqa: BLE001 - an unloadable path is reported, the run goes on
                     reason = f"cannot open at {size}px: {type(exc).__name__}: {_first_line(exc)}"
                     result.rows += [Row(v.name, v.backend, v.device, v.precision, size, b, error=reason) for b in cfg.batches]
                     bar.update(len(cfg.batches))
                     continue
-                last: tuple[int, float] | None = None
+                last: tuple[int, float] | None = None  # (batch, p50 ms) of the last measured row
                 for b in cfg.batches:
                     row = Row(v.name, v.backend, v.device, v.precision, size, b, describe=opened.describe)
                     result.rows.append(row)
@@ -238,24 +216,24 @@ def run_generator(cfg: GeneratorConfig, variants: list[Variant], peaks: list[Pea
                     if last is not None and last[1] / last[0] * b > cfg.max_call_s * 1e3:
                         row.error = f"skipped: one call would take ~{last[1] / last[0] * b / 1e3:.0f} s (limit {cfg.max_call_s:g} s)"
                         continue
-                    x, c = face_inputs(b, size, cfg.arch.c_dim, seed=cfg.seed)
+                    x, c = face_inputs(b, size, ws.arch.c_dim, seed=cfg.seed)
                     try:
                         out = measure_row(row, opened, x, c, cfg.budget)
                     except Exception as exc:  # noqa: BLE001
-                        row.error = ("out of memory" if _is_oom(exc) else f"{type(exc).__name__}: {_first_line(exc)}")
+                        row.error = "out of memory" if _is_oom(exc) else f"{type(exc).__name__}: {_first_line(exc)}"
                         _free_cuda()
                         continue
                     outputs[(v.name, size, b)] = out
                     if v.is_baseline:
                         baseline_out[(v.device, size, b)] = out
-                    fill_floor(row, v, peaks, cfg.arch)
+                    fill_floor(row, v, peaks, ws.arch)
                     last = (b, float(row.latency["p50_ms"])) if row.latency else last  # type: ignore[index]
                     _free_cuda()
                 opened.close()
             compare([r for r in result.rows if r.size == size], outputs, baseline_out)
-            result.artifact_errors.update({f"{k} ({size}px)": e for k, e in arts.errors.items()})
             outputs.clear()  # keep memory flat across sizes
             baseline_out.clear()
+    result.artifact_errors = ws.errors()
     return result
 
 

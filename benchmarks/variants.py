@@ -41,11 +41,16 @@ class Variant:
         return self.backend == "baseline"
 
 
-def _gpu_fp32_compute() -> str:
-    """PyTorch's default lets cuDNN convolutions use TF32 on Ampere and newer: the baseline keeps the default."""
-    import torch
+def compute_of(v: Variant) -> str:
+    """The arithmetic a variant's convolutions run in, to pick the peak it is compared with.
 
-    return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
+    On CUDA, PyTorch's default lets cuDNN convolutions use TF32 (Ampere and newer); the baseline keeps defaults.
+    """
+    if v.device == "cuda" and v.compute == "tf32" and v.backend in ("baseline",):
+        import torch
+
+        return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
+    return v.compute
 
 
 CATALOG: tuple[Variant, ...] = (
@@ -193,6 +198,35 @@ class Artifacts:
             write_sidecar(path, built.sidecar)
             return path
         raise ValueError(f"unknown artifact kind {kind!r}")
+
+
+class Workspace:
+    """One set of weights and, per resolution, its artifacts (exported once, shared by every benchmark phase)."""
+
+    def __init__(self, arch: Architecture, weights: dict[str, np.ndarray], folder: Path, calib_images: int = 16,
+                 seed: int = 0):
+        self.arch, self.weights, self.folder = arch, weights, Path(folder)
+        self.calib_images, self.seed = calib_images, seed
+        self._by_size: dict[int, Artifacts] = {}
+
+    def at(self, size: int) -> Artifacts:
+        if size not in self._by_size:
+            folder = self.folder / f"s{size}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._by_size[size] = Artifacts(official_meta(size, self.arch), self.weights, folder)
+        return self._by_size[size]
+
+    def calib(self, size: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """INT8 calibration inputs: face crops other than the measured ones."""
+        from .inputs import face_inputs
+
+        return lambda: face_inputs(self.calib_images, size, self.arch.c_dim, seed=self.seed + 1000)
+
+    def path(self, v: Variant, size: int) -> Path:
+        return self.at(size).get(v.artifact, self.calib(size))
+
+    def errors(self) -> dict[str, str]:
+        return {f"{kind} ({size}px)": e for size, a in self._by_size.items() for kind, e in a.errors.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------

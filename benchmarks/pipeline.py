@@ -1,0 +1,185 @@
+"""End to end: the runtime's streaming pipeline on a video file, per backend, one face and several faces.
+
+Nothing is re-implemented here: frames go through `stargan_rt.stream.run_stream` with a `Translator` (Haar
+detector, the same weights as the generator table, exported for each backend), and the per-stage timings,
+FPS, drops and capture-to-output latency are the pipeline's own `StreamReport`. The sink discards frames, so
+what is measured is capture (video decode) + detect + preprocess + infer + paste, not disk writes.
+
+Two modes per video:
+  max   the file read as fast as the pipeline goes (no drops by design): the pipeline's capacity in FPS.
+  live  the file paced at its frame rate, as a camera delivers frames: FPS, drops and latency under real time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stargan_rt.backends.base import Runner
+
+from .variants import Variant, Workspace, availability
+
+STAGES = ("capture", "detect", "preprocess", "infer", "paste", "output")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    faces: tuple[int, ...] = (1, 3)
+    frames: int = 300  # frames per video
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    size: int = 128  # model resolution
+    modes: tuple[str, ...] = ("max", "live")
+    warmup_frames: int = 5
+    detector: str = "haar"
+    target: str = "Blond_Hair"
+    video: str | None = None  # a user video for the one-face runs (default: one is rendered)
+
+
+@dataclass
+class PipelineRow:
+    variant: str
+    backend: str
+    device: str
+    faces: int
+    mode: str
+    describe: str = ""
+    fps: float | None = None
+    processed: int = 0
+    captured: int = 0
+    dropped: int = 0
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # the pipeline's StageTimer summary
+    faces_per_frame: float | None = None  # faces the detector found and the model translated, per frame
+    bottleneck: str | None = None  # the stage taking the most time per frame
+    wall_s: float | None = None  # the whole run, warm-up included
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CountingRunner(Runner):
+    """Passes calls through to a runner and counts the faces it translated (the pipeline counts calls only)."""
+
+    def __init__(self, inner: Runner):
+        self.inner, self.meta, self.name = inner, inner.meta, inner.name
+        self.faces = 0
+
+    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        self.faces += len(x)
+        return self.inner.infer(x, c)
+
+    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
+        self.faces += len(frames)
+        return self.inner.infer_frames(frames, c)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class NullSink:
+    """Discards frames (the Sink protocol of stargan_rt.stream)."""
+
+    name = "null"
+
+    def write(self, frame: np.ndarray) -> None:
+        pass
+
+    def poll(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def make_video(folder: Path, faces: int, cfg: PipelineConfig) -> Path:
+    """The benchmark video: the user's for one face when given, else faces drawn over a background."""
+    if cfg.video and faces == 1:
+        return Path(cfg.video)
+    from .inputs import write_face_video
+
+    return write_face_video(folder / f"faces{faces}.avi", frames=cfg.frames, faces=faces, width=cfg.width,
+                            height=cfg.height, fps=cfg.fps)
+
+
+def pipeline_variants(variants: list[Variant]) -> list[Variant]:
+    """The runtime backends among the chosen variants (the pipeline runs what users run: no bench-only paths)."""
+    return [v for v in variants if not v.is_baseline and not v.backend.startswith("bench-")]
+
+
+def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: PipelineConfig) -> PipelineRow:
+    from stargan_rt.backends import open_model
+    from stargan_rt.stream import Controls, open_source, run_stream
+    from stargan_rt.translator import Translator
+
+    row = PipelineRow(v.name, v.backend, v.device, faces, mode)
+    t0 = time.perf_counter()
+    runner = CountingRunner(open_model(model, v.backend, **dict(v.options)))
+    with Translator(runner, detector=cfg.detector) as tr:
+        row.describe = tr.describe()
+        warm = open_source(str(video))
+        try:  # one-time costs (sessions, kernel choice, CUDA graph capture per face count) before timing
+            for _ in range(cfg.warmup_frames):
+                frame = warm.read()
+                if frame is None:
+                    break
+                tr.translate_frame(frame, cfg.target)
+        finally:
+            warm.close()
+        tr.reset()
+        runner.faces = 0
+        source = open_source(str(video), realtime=(mode == "live"))
+        try:
+            report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames)
+        finally:
+            source.close()
+    row.wall_s = time.perf_counter() - t0
+    row.fps, row.processed, row.captured, row.dropped = report.fps, report.processed, report.captured, report.dropped
+    row.stages_ms = report.stages
+    row.faces_per_frame = runner.faces / report.processed if report.processed else 0.0
+    lat = report.stages.get("latency")
+    if lat:
+        row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]
+    per_frame = {k: s["mean_ms"] * s["count"] / max(report.processed, 1) for k, s in report.stages.items() if k in STAGES}
+    if per_frame:
+        row.bottleneck = max(per_frame, key=lambda k: per_frame[k])
+    return row
+
+
+def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace) -> list[PipelineRow]:
+    """Every runtime variant x face count x mode; a failing run is kept with its error."""
+    from tqdm import tqdm
+
+    chosen = [v for v in pipeline_variants(variants) if availability(v)[0]]
+    rows: list[PipelineRow] = []
+    videos = {n: make_video(ws.folder / "videos", n, cfg) for n in cfg.faces}
+    with tqdm(total=len(chosen) * len(cfg.faces) * len(cfg.modes), desc="pipeline", unit="run") as bar:
+        for v in chosen:
+            try:
+                model = ws.path(v, cfg.size)
+            except Exception as exc:  # noqa: BLE001 - an export that fails skips this backend, with the reason
+                for n in cfg.faces:
+                    rows += [PipelineRow(v.name, v.backend, v.device, n, m, error=str(exc)[:300]) for m in cfg.modes]
+                bar.update(len(cfg.faces) * len(cfg.modes))
+                continue
+            for n in cfg.faces:
+                for mode in cfg.modes:
+                    bar.set_postfix_str(f"{v.name} {n} face(s) {mode}")
+                    try:
+                        rows.append(run_once(v, model, videos[n], n, mode, cfg))
+                    except Exception as exc:  # noqa: BLE001
+                        text = str(exc).strip().splitlines()
+                        rows.append(PipelineRow(v.name, v.backend, v.device, n, mode,
+                                                error=f"{type(exc).__name__}: {text[0][:300] if text else ''}"))
+                    bar.update(1)
+    return rows
