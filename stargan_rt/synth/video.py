@@ -1,0 +1,127 @@
+"""A synthetic video for the streaming demo and tests: SynthFaces people moving, turning a little and changing
+light over a background, rendered from a seed (deterministic), with the true face box of every frame.
+
+Written with a codec OpenCV's pip wheel writes and reads back (mp4v in .mp4, MJPG in .avi), checked by
+reading the file back. A JSON sidecar (FILE.json) lists each face's identity, attributes and per-frame box.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from ..atomic import atomic_write_text
+from ..errors import BadInput
+from .attributes import sample_attributes
+from .draw import Frame
+from .face import Head, draw_face
+from .identity import identity_seed, make_identity
+from .scene import background, light, noise
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+def _path(t: float, j: int, n_faces: int, w: int, h: int) -> Frame:
+    """Face j's frame at time t: a slow figure-of-eight drift, small nods, turns and zoom."""
+    base_x = w * (0.5 if n_faces == 1 else 0.28 + 0.44 * j)
+    unit = w * (0.1 if n_faces == 1 else 0.075) * (1 + 0.08 * math.sin(2 * math.pi * t / 5.7 + j))
+    return Frame(
+        cx=base_x + w * 0.06 * math.sin(2 * math.pi * t / 6.1 + 1.3 * j),
+        cy=h * 0.47 + h * 0.04 * math.sin(2 * math.pi * t / 3.3 + 0.7 * j),
+        unit=unit, roll=0.1 * math.sin(2 * math.pi * t / 3.9 + j), yaw=0.22 * math.sin(2 * math.pi * t / 4.7 + 2 * j),
+    )
+
+
+def video_frames(seconds: float = 6.0, size: tuple[int, int] = (640, 480), fps: float = 25.0, faces: int = 1,
+                 seed: int = 0) -> Iterator[tuple[np.ndarray, list[list[float]]]]:
+    """(BGR uint8 frame, face boxes [x0, y0, x1, y1]) for each frame of the synthetic clip."""
+    w, h = size
+    scene = make_identity(identity_seed("video", seed, 0))
+    people = [(make_identity(identity_seed("video", seed, 1 + j)),
+               sample_attributes(np.random.default_rng([seed, j]), "celeba")) for j in range(faces)]
+    bg = background(scene, w, h)
+    for k in range(max(1, round(seconds * fps))):
+        t = k / fps
+        img = bg.copy()
+        boxes = []
+        for j, (ident, attrs) in enumerate(people):
+            frame = _path(t, j, faces, w, h)
+            draw_face(img, ident, attrs, frame)
+            outline = frame.px(Head.of(ident, attrs).outline())
+            boxes.append([round(float(v), 1) for v in (*outline.min(0), *outline.max(0))])
+        light(img, _path(t, 0, faces, w, h), scene.light_angle + 2 * math.pi * t / 8, 0.3, scene.light_tint,
+              1.0 + 0.1 * math.sin(2 * math.pi * t / 3.0))
+        out = img * 255.0 + noise(img.shape, 2.0, seed * 100003 + k)
+        yield np.clip(out + 0.5, 0, 255).astype(np.uint8), boxes
+
+
+def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = (640, 480), fps: float = 25.0,
+                faces: int = 1, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Render the clip to `path` (.mp4 or .avi) and its sidecar `path`.json; returns the sidecar's content."""
+    from tqdm import tqdm
+
+    path = Path(path)
+    codec = CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise BadInput(f"{path}: video must end in {' or '.join(CODECS)} (codecs OpenCV's wheel can write)")
+    if not 0 < seconds <= 600 or not 1 <= fps <= 120 or not 1 <= faces <= 4:
+        raise BadInput("video: --seconds must be in (0, 600], --fps in [1, 120], --faces in [1, 4]")
+    w, h = size
+    if w < 64 or h < 64 or w % 2 or h % 2:
+        raise BadInput(f"video size {w}x{h}: use even sides of at least 64 pixels")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+        if not writer.isOpened():
+            raise BadInput(f"{path}: OpenCV cannot write {codec} video here")
+        all_boxes = []
+        n = max(1, round(seconds * fps))
+        for frame, boxes in tqdm(video_frames(seconds, size, fps, faces, seed), total=n, unit="frame",
+                                 desc="rendering video", disable=not progress, dynamic_ncols=True):
+            writer.write(frame)
+            all_boxes.append(boxes)
+        writer.release()
+        read_back = count_frames(tmp)
+        if read_back != n:
+            raise BadInput(f"{path}: wrote {n} frames but OpenCV reads back {read_back}; try the other format "
+                           f"({', '.join(CODECS)})")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; a video is an ordinary file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    info = {
+        "fps": fps, "size": [w, h], "frames": n, "seed": seed, "codec": codec,
+        "faces": [{"identity": identity_seed("video", seed, 1 + j),
+                   "attributes": asdict(sample_attributes(np.random.default_rng([seed, j]), "celeba")),
+                   "boxes": [b[j] for b in all_boxes]} for j in range(faces)],
+    }
+    atomic_write_text(str(path) + ".json", json.dumps(info) + "\n")
+    return info
+
+
+def count_frames(path: str | Path) -> int:
+    """Frames OpenCV can decode from a video file (by reading them, not trusting the header)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened():
+            ok, _ = cap.read()
+            if not ok:
+                break
+            n += 1
+    finally:
+        cap.release()
+    return n
