@@ -35,14 +35,16 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
 
 
 def _translator(args: argparse.Namespace) -> Any:
+    """The Translator the arguments ask for; prints the backend picked and why (stderr)."""
     from .default_model import default_model_path
     from .translator import Translator
 
     model = Path(args.model) if args.model else default_model_path()
     opts = {"threads": args.threads} if args.threads else {}
-    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, **opts)
+    every = getattr(args, "detect_every", 1)
+    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, detect_every=every, **opts)
     print(f"backend: {tr.describe()}", file=sys.stderr)
-    print(f"  why: {tr.runner.reason}", file=sys.stderr)
+    print(f"  why: {getattr(tr.runner, 'reason', 'chosen by the caller')}", file=sys.stderr)
     return tr
 
 
@@ -144,6 +146,10 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--overlay", action="store_true", help="draw FPS, latency and the target on the output frames")
     p.add_argument("--stats-json", metavar="PATH", help="also write the run's timings as JSON")
+    p.add_argument(
+        "--detect-every", type=int, default=1, metavar="N",
+        help="run the face detector on every Nth frame and follow the tracked faces in between (default 1)",
+    )
 
 
 def register_video(sub: Sub) -> None:

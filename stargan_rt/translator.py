@@ -56,6 +56,7 @@ class Translator:
         smooth: bool = True,
         feather: float = 0.12,
         max_faces: int = 8,
+        detect_every: int = 1,
         **backend_opts: object,
     ):
         self.runner = model if isinstance(model, Runner) else open_model(model, backend, **backend_opts)
@@ -66,6 +67,8 @@ class Translator:
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.tracker = BoxTracker() if smooth else None
         self.feather, self.max_faces = feather, max_faces
+        self.detect_every = max(1, detect_every)  # >1: between detections, reuse the tracked boxes
+        self._frames_seen = 0
         self._label_cache: dict[tuple[str, str], np.ndarray] = {}
 
     # --- labels ---
@@ -123,9 +126,14 @@ class Translator:
         framing = self.detector.framing
         if framing is None:
             return [whole_frame_region(frame.shape, self.meta.preprocess)]
-        boxes: list[Box] = self.detector.detect(frame)
-        if self.tracker is not None:
-            boxes = self.tracker.update(boxes, time.monotonic() if t is None else t)
+        self._frames_seen += 1
+        skip = self.detect_every > 1 and (self._frames_seen - 1) % self.detect_every != 0
+        if skip and self.tracker is not None and self.tracker.tracks:
+            boxes = [tr.box for tr in self.tracker.tracks]
+        else:
+            boxes = self.detector.detect(frame)
+            if self.tracker is not None:
+                boxes = self.tracker.update(boxes, time.monotonic() if t is None else t)
         boxes = sorted(boxes, key=lambda b: -b.w * b.h)[: self.max_faces]
         return [face_region(b, framing) for b in boxes]
 
@@ -153,6 +161,7 @@ class Translator:
 
     def reset(self) -> None:
         """Forget tracked faces (a new video, a cut)."""
+        self._frames_seen = 0
         if self.tracker is not None:
             self.tracker.reset()
 

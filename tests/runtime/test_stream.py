@@ -1,0 +1,229 @@
+"""Streaming: one-frame hand-offs, the latest-frame policy under a slow backend, and a video end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from stargan_rt.backends import Runner
+from stargan_rt.cli import main
+from stargan_rt.stream import Controls, Handoff, open_source, run_stream
+from stargan_rt.translator import Translator
+
+from .conftest import SIZE, tiny_meta
+
+
+# --- hand-offs -------------------------------------------------------------------------------------------
+
+
+def test_a_dropping_handoff_keeps_only_the_newest_item_and_counts_the_rest():
+    slot: Handoff[int] = Handoff(drop=True)
+    for i in range(5):
+        assert slot.put(i)
+    assert slot.get() == 4 and slot.dropped == 4
+
+
+def test_a_blocking_handoff_makes_the_producer_wait_and_loses_nothing():
+    slot: Handoff[int] = Handoff(drop=False)
+    got = []
+
+    def consume():
+        while (item := slot.get()) is not None:
+            got.append(item)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(50):
+        slot.put(i)
+    slot.close()
+    t.join(5)
+    assert got == list(range(50)) and slot.dropped == 0
+
+
+def test_a_closed_handoff_releases_a_waiting_consumer():
+    slot: Handoff[int] = Handoff(drop=False)
+    t = threading.Thread(target=slot.get)
+    t.start()
+    slot.close()
+    t.join(2)
+    assert not t.is_alive() and slot.put(1) is False
+
+
+# --- the latest-frame policy -----------------------------------------------------------------------------
+
+
+class SlowRunner(Runner):
+    """An identity 'model' that takes `delay` seconds per call: inference slower than the camera."""
+
+    name = "slow"
+
+    def __init__(self, delay: float):
+        self.meta, self.delay = tiny_meta(), delay
+
+    def infer(self, x, c):
+        time.sleep(self.delay)
+        return x
+
+
+class FakeCamera:
+    """A live source producing numbered frames at `fps` for `seconds` (frame k's pixels all equal k % 256)."""
+
+    name, live, total = "fake camera", True, None
+
+    def __init__(self, fps: float, seconds: float):
+        self.fps, self.n = fps, int(fps * seconds)
+        self.i, self.t0 = 0, None
+
+    def read(self):
+        if self.t0 is None:
+            self.t0 = time.monotonic()
+        if self.i >= self.n:
+            return None
+        due = self.t0 + self.i / self.fps
+        time.sleep(max(0.0, due - time.monotonic()))
+        self.i += 1
+        return np.full((SIZE, SIZE, 3), self.i % 256, np.uint8)
+
+    def close(self):
+        pass
+
+
+class ListSink:
+    name = "list"
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, frame):
+        self.frames.append(frame)
+
+    def poll(self):
+        return None
+
+    def close(self):
+        pass
+
+
+def _translator(delay: float) -> Translator:
+    return Translator(SlowRunner(delay), detector="none")
+
+
+def test_a_slow_backend_on_a_live_source_drops_frames_and_latency_stays_bounded():
+    delay, fps, seconds = 0.05, 200.0, 1.0
+    tr = _translator(delay)
+    sink = ListSink()
+    report = run_stream(FakeCamera(fps, seconds), tr, sink, Controls(tr.labels, "Male"))
+    assert report.captured == fps * seconds
+    # Inference takes 10 camera frames: ~9 of every 10 are dropped at the source, none queue up.
+    assert report.dropped >= 0.7 * report.captured
+    assert report.processed + report.dropped <= report.captured <= report.processed + report.dropped + 2
+    assert report.processed <= seconds / delay + 2
+    # Latency is about one inference plus one frame interval; a queue would have reached ~0.8 s here.
+    assert report.stages["latency"]["p99_ms"] < 4 * delay * 1e3
+    # The frames shown are the newest ones: the last frame out is one of the last captured.
+    last = int(sink.frames[-1][0, 0, 0])
+    assert last >= (fps * seconds - fps * 3 * delay) % 256
+
+
+def test_a_file_source_is_never_dropped_even_with_a_slow_backend(tmp_path):
+    path = _write_video(tmp_path / "in.avi", n=12)
+    tr = _translator(0.02)
+    sink = ListSink()
+    source = open_source(str(path))
+    try:
+        assert not source.live
+        report = run_stream(source, tr, sink, Controls(tr.labels, "Male"))
+    finally:
+        source.close()
+    assert report.processed == 12 and report.dropped == 0 and len(sink.frames) == 12
+
+
+def test_keys_switch_the_target_and_quit():
+    tr = _translator(0.0)
+    controls = Controls(tr.labels, "Male")
+    np.testing.assert_array_equal(controls.label(), [0, 0, 0, 1, 0])
+    controls.handle_key(ord("2"))  # second domain: Blond_Hair
+    np.testing.assert_array_equal(controls.label(), [0, 1, 0, 0, 0])
+    controls.handle_key(ord("-"))
+    controls.handle_key(ord("-"))
+    np.testing.assert_allclose(controls.label(), [0, 0.8, 0, 0, 0])
+    controls.handle_key(ord("0"))
+    np.testing.assert_allclose(controls.label(), [0, 0, 0, 0.8, 0])
+    controls.handle_key(ord("o"))
+    assert controls.label() is None  # original: translation off
+    controls.handle_key(ord("q"))
+    assert controls.quit
+
+
+# --- a video end to end through the command line ----------------------------------------------------------
+
+
+def _write_video(path, n=10, size=(96, 128)):
+    """A small moving-gradient MJPG video (decoded frames are what the pipeline sees)."""
+    h, w = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (w, h))
+    assert writer.isOpened()
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        frame = np.stack([(xx * 2 + i * 5) % 256, (yy * 2) % 256, np.full_like(xx, 90 + i)], -1).astype(np.uint8)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _decode(path):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            return frames
+        frames.append(f)
+
+
+def test_a_video_file_streams_end_to_end_through_onnxruntime_on_cpu(tiny_models, tmp_path, capsys):
+    src = _write_video(tmp_path / "in.avi", n=10)
+    out = tmp_path / "out.mp4"
+    stats = tmp_path / "stats.json"
+    rc = main(["video", str(src), str(out), "-t", "Blond_Hair,-Young", "-m", str(tiny_models["onnx"]),
+               "-d", "none", "--stats-json", str(stats)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "backend: ort-cpu" in err and "why: auto" in err
+    frames = _decode(out)
+    assert len(frames) == 10 and frames[0].shape == (96, 128, 3)
+    report = json.loads(stats.read_text())
+    assert report["processed"] == 10 and report["dropped"] == 0 and not report["live"]
+    assert {"capture", "detect", "preprocess", "infer", "paste", "output", "latency"} <= set(report["stages_ms"])
+    assert not list(tmp_path.glob(".*partial*"))  # the temporary file was renamed into place
+
+
+def test_frames_written_as_images_differ_only_inside_the_face_square(tiny_models, tmp_path, capsys):
+    src = _write_video(tmp_path / "in.avi", n=4)
+    rc = main(["video", str(src), str(tmp_path / "frames"), "-t", "Male", "-m", str(tiny_models["frames_onnx"]), "-d", "none"])
+    assert rc == 0, capsys.readouterr().err
+    outs = sorted((tmp_path / "frames").glob("*.png"))
+    assert len(outs) == 4
+    # -d none on a 128x96 frame: the face square is the centred 96x96 square (x 16..112)
+    for before, path in zip(_decode(src), outs):
+        after = cv2.imread(str(path))
+        np.testing.assert_array_equal(after[:, :16], before[:, :16])
+        np.testing.assert_array_equal(after[:, 112:], before[:, 112:])
+        assert np.abs(after[:, 40:88].astype(int) - before[:, 40:88].astype(int)).mean() > 5
+
+
+def test_the_webcam_command_plays_a_file_like_a_camera_into_a_recording(tiny_models, tmp_path, capsys):
+    src = _write_video(tmp_path / "in.avi", n=8)
+    out = tmp_path / "rec.avi"
+    rc = main(["webcam", "--source", str(src), "--no-window", "-o", str(out), "-t", "Male",
+               "-m", str(tiny_models["onnx"]), "-d", "none"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "FPS" in captured.out and "latency" in captured.out
+    assert 1 <= len(_decode(out)) <= 8

@@ -1,0 +1,136 @@
+"""The Translator API: targets by name, crops, training-framed photos, grids, and faces inside frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stargan_rt.backends import Runner, open_model
+from stargan_rt.errors import BadInput
+from stargan_rt.translator import Translator
+
+from .conftest import SIZE
+
+
+class Spy(Runner):
+    """A real runner that records the batch size of every call."""
+
+    name = "spy"
+
+    def __init__(self, inner: Runner):
+        self.inner, self.meta, self.calls = inner, inner.meta, []
+
+    def infer(self, x, c):
+        self.calls.append(len(x))
+        return self.inner.infer(x, c)
+
+    def infer_frames(self, frames, c):
+        self.calls.append(len(frames))
+        return self.inner.infer_frames(frames, c)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    data = pytest.importorskip("skimage.data", reason="scikit-image provides the real test photo")
+    return np.ascontiguousarray(data.astronaut()[..., ::-1])
+
+
+@pytest.fixture
+def spy(tiny_models):
+    with open_model(tiny_models["onnx"], "ort-cpu") as runner:
+        yield Spy(runner)
+
+
+def test_targets_by_name_become_label_vectors(spy):
+    tr = Translator(spy)
+    # domains: Black_Hair, Blond_Hair, Brown_Hair, Male, Young; hair colours exclusive
+    np.testing.assert_array_equal(tr.label("Blond_Hair"), [0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(tr.label("Blond_Hair", source="Black_Hair,Young"), [0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(tr.label("+Male,-Young", source="Brown_Hair,Young"), [0, 0, 1, 1, 0])
+    np.testing.assert_allclose(tr.label("Male=0.6"), [0, 0, 0, 0.6, 0])
+    with pytest.raises(BadInput, match="unknown attribute 'Blonde'.*did you mean Blond_Hair"):
+        tr.label("Blonde")
+
+
+def test_default_source_comes_from_the_translator(spy):
+    tr = Translator(spy, source="Black_Hair,Young")
+    np.testing.assert_array_equal(tr.label("Male"), [1, 0, 0, 1, 1])
+
+
+def test_translate_crops_is_one_batched_call_with_the_target_label(spy):
+    tr = Translator(spy)
+    crops = np.random.default_rng(0).integers(0, 256, (4, SIZE, SIZE, 3), dtype=np.uint8)
+    out = tr.translate_crops(crops, "Blond_Hair")
+    assert spy.calls == [4]
+    expected = spy.inner.infer_frames(crops, np.tile(tr.label("Blond_Hair"), (4, 1)))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_translate_images_frames_photos_as_in_training(spy):
+    tr = Translator(spy)
+    photo = np.random.default_rng(1).integers(0, 256, (218, 178, 3), dtype=np.uint8)  # a CelebA-sized face
+    out = tr.translate_images([photo, photo], "Male")
+    assert out.shape == (2, SIZE, SIZE, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_grid_has_the_input_and_one_column_per_domain(spy):
+    tr = Translator(spy)
+    photos = list(np.random.default_rng(2).integers(0, 256, (2, 218, 178, 3), dtype=np.uint8))
+    grid, titles = tr.grid(photos)
+    assert titles == ["input", "Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+    assert spy.calls == [2 * 5]  # every image x every domain in one call
+    assert grid.shape[0] > 2 * SIZE and grid.shape[1] >= 6 * SIZE
+
+
+def test_grid_flips_binary_attributes_relative_to_the_source(spy):
+    tr = Translator(spy, source="Male")
+    titles = [t for t, _ in tr.labels.grid(tr.source)]
+    assert "-Male" in titles and "Young" in titles
+
+
+def test_the_astronauts_face_is_found_translated_and_pasted_back(spy, astronaut):
+    tr = Translator(spy, detector="haar")
+    out, regions = tr.translate_frame(astronaut, "Blond_Hair")
+    assert len(regions) == 1 and spy.calls == [1]
+    r = regions[0]
+    inside = out[r.y + r.h // 4 : r.y + 3 * r.h // 4, r.x + r.w // 4 : r.x + 3 * r.w // 4]
+    before = astronaut[r.y + r.h // 4 : r.y + 3 * r.h // 4, r.x + r.w // 4 : r.x + 3 * r.w // 4]
+    assert np.abs(inside.astype(int) - before.astype(int)).mean() > 10  # the face changed
+    outside = np.ones(out.shape[:2], bool)
+    outside[max(0, r.y) : r.y + r.h, max(0, r.x) : r.x + r.w] = False
+    np.testing.assert_array_equal(out[outside], astronaut[outside])  # the rest of the photo did not
+
+
+def test_all_faces_of_a_frame_go_through_one_call(spy, astronaut):
+    two = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)  # two astronauts side by side
+    tr = Translator(spy, detector="haar")
+    _, regions = tr.translate_frame(two, "Male")
+    assert len(regions) == 2 and spy.calls == [2]
+
+
+def test_a_frame_without_faces_is_returned_unchanged_without_inference(spy):
+    tr = Translator(spy, detector="haar")
+    blank = np.full((120, 160, 3), 128, np.uint8)
+    out, regions = tr.translate_frame(blank, "Male")
+    assert regions == [] and spy.calls == []
+    np.testing.assert_array_equal(out, blank)
+
+
+def test_bad_frames_are_bad_input(spy):
+    tr = Translator(spy, detector="haar")
+    with pytest.raises(BadInput):
+        tr.translate_frame(np.zeros((10, 10), np.uint8), "Male")
+    with pytest.raises(BadInput):
+        tr.translate_frame(np.zeros((10, 10, 3), np.float32), "Male")
+
+
+def test_detect_every_n_frames_reuses_the_tracked_faces(spy, astronaut, monkeypatch):
+    tr = Translator(spy, detector="haar", detect_every=3)
+    calls = []
+    real = tr.detector.detect
+    monkeypatch.setattr(tr.detector, "detect", lambda f: calls.append(1) or real(f))
+    for i in range(6):
+        _, regions = tr.translate_frame(astronaut, "Male", t=i / 30)
+        assert len(regions) == 1
+    assert len(calls) == 2
