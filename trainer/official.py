@@ -42,10 +42,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def infer_architecture(state: Mapping[str, torch.Tensor], path: str | Path) -> tuple[int, int, int]:
     """(conv_dim, c_dim, repeat_num) from the official key layout."""
+    if "conv1.weight" in state or "conv2.weight" in state:
+        raise BadModel(f"{path}: this is a discriminator checkpoint (it has D's conv1/conv2 heads): give the *-G.ckpt")
     first = state.get("main.0.weight")
     if first is None or first.dim() != 4:
-        hint = " (this looks like a discriminator checkpoint: give the *-G.ckpt)" if "conv1.weight" in state else ""
-        raise BadModel(f"{path}: not a StarGAN generator state dict, no main.0.weight{hint}")
+        raise BadModel(f"{path}: not a StarGAN generator state dict (no main.0.weight)")
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"main\.(\d+)\.main\.0\.weight$", k))}
     return int(first.shape[0]), int(first.shape[1]) - 3, len(blocks)
 

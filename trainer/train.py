@@ -8,6 +8,7 @@ dataset's loss uses its own slice; every iteration runs a D step (and, when due,
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -116,8 +117,8 @@ def seed_everything(seed: int) -> None:
 
 
 def train(cfg: TrainConfig, command: list[str] | None = None,
-          on_step: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> dict[str, Any]:
-    """Train as `cfg` says; returns a summary. `on_step(iteration, losses)` is a hook for tests."""
+          on_step: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train as `cfg` says; returns a summary. `on_step(iteration, {"losses", "G", "D"})` is a hook for tests."""
     t_start = time.monotonic()
     if not cfg.data:
         raise BadInput("no training data: give --data [FORMAT:]PATH (one, or two for joint training)")
@@ -154,12 +155,15 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     d_opt = torch.optim.Adam(d_raw.parameters(), cfg.d_lr, (cfg.beta1, cfg.beta2))
     g_model: nn.Module = g_raw
     d_model: nn.Module = d_raw
-    if ddp.world > 1:
+    if ddp.world > 1:  # DDP broadcasts rank 0's weights at construction; the buffers (unused stats) need no sync
+        DDP = nn.parallel.DistributedDataParallel
+        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                   else {"broadcast_buffers": False})
         ids = [device.index] if device.type == "cuda" else None
-        g_model = nn.parallel.DistributedDataParallel(g_raw, device_ids=ids, broadcast_buffers=False)
-        d_model = nn.parallel.DistributedDataParallel(d_raw, device_ids=ids, broadcast_buffers=False)
+        g_model = DDP(g_raw, device_ids=ids, **no_sync)
+        d_model = DDP(d_raw, device_ids=ids, **no_sync)
 
-    start, skipped, resumed_state = 0, 0, None
+    start, skipped, resumed_state, resumed_losses = 0, 0, None, {}
     if cfg.resume:
         resumed_state = load_checkpoint(out)
         load_state(g_raw, resumed_state["G"], "the checkpoint's generator")
@@ -167,6 +171,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         g_opt.load_state_dict(resumed_state["g_opt"])
         d_opt.load_state_dict(resumed_state["d_opt"])
         start, skipped = int(resumed_state["iteration"]), int(resumed_state.get("skipped", 0))
+        resumed_losses = dict(resumed_state.get("losses", {}))
     pin = device.type == "cuda"
     batches = [iter(make_loader(ds, cfg, start, ddp.rank, ddp.world, pin)) for ds in datasets]
     if resumed_state is not None:  # after the loaders exist, so nothing consumes the restored RNG but training
@@ -189,8 +194,8 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     tb = _tensorboard(out / "tb") if cfg.tensorboard and ddp.master else None
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
     seen_bad: set[str] = set()
-    losses: dict[str, torch.Tensor] = {}
-    values: dict[str, float] = {}
+    values: dict[str, float] = {}  # the losses of the last checked iteration
+    latest: dict[str, float] = dict(resumed_losses)  # the last value of every loss (G's are not computed each step)
     last_saved = start if cfg.resume else None
     stop_reason = "done"
     step = start
@@ -201,11 +206,11 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             tqdm.write(message, file=sys.stderr)
 
     def save(step: int) -> None:
-        meta = _meta(cfg, datasets, {**provenance_base, "iterations": step, "final_losses": values,
+        meta = _meta(cfg, datasets, {**provenance_base, "iterations": step, "final_losses": latest,
                                      "skipped_images": skipped, "seconds": round(time.monotonic() - t_start, 1)})
         save_checkpoint(out, cfg, {"G": g_raw.state_dict(), "D": d_raw.state_dict(), "g_opt": g_opt.state_dict(),
                                    "d_opt": d_opt.state_dict(), "iteration": step, "rng": rng_state(),
-                                   "skipped": skipped, "losses": values})
+                                   "skipped": skipped, "losses": latest})
         save_bundle(out / "bundle", meta, generator_state_numpy(g_raw))
 
     def sample(step: int) -> None:
@@ -218,6 +223,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             tb.add_image("samples", np.ascontiguousarray(grid[..., ::-1]), step, dataformats="HWC")
 
     for it in range(start, cfg.num_iters):
+        losses: dict[str, torch.Tensor] = {}
         g_lr = learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
         d_lr = learning_rate(cfg.d_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
         for opt, lr in ((g_opt, g_lr), (d_opt, d_lr)):
@@ -233,7 +239,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
                 seen_bad.add(path)
             x_real = x_real.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             c_org_k = c_org_k.to(device, non_blocking=True)
-            c_trg_k = c_org_k[torch.randperm(c_org_k.size(0)).to(device)]  # targets: the batch's labels, shuffled
+            c_trg_k = c_org_k[torch.randperm(c_org_k.size(0), device=device)]  # targets: the batch's labels, shuffled
             c_org, c_trg = layout.embed(k, c_org_k), layout.embed(k, c_trg_k)
             cls_slice, kind, n = layout.slice(k), ds.domains.kind, x_real.size(0)
 
@@ -273,7 +279,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         step = it + 1
         bar.update(1)
         if on_step is not None:
-            on_step(step, losses)
+            on_step(step, {"losses": losses, "G": g_raw, "D": d_raw})
         last = step == cfg.num_iters
         save_due = last or (cfg.save_every > 0 and step % cfg.save_every == 0)
         check_due = save_due or step % max(cfg.log_every, 1) == 0
@@ -295,11 +301,12 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
                 raise Diverged(f"training diverged at iteration {step}: {what}; {where}. "
                                "Lower --g-lr/--d-lr or drop --amp")
             over_time = bool(flags[1])
+            latest.update(values)
             if ddp.master:
                 record = {"iteration": step, "g_lr": g_lr, "d_lr": d_lr, "skipped_images": skipped, **values}
                 with open(out / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
-                bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in values.items()
+                bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in latest.items()
                                  if k.endswith(("D/loss", "G/loss", "loss_rec", "loss_cls"))}, refresh=False)
                 if tb is not None:
                     for name, v in values.items():
@@ -322,7 +329,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     if ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return {"iteration": step, "losses": values, "skipped_images": skipped, "stopped": stop_reason,
+    return {"iteration": step, "losses": latest, "skipped_images": skipped, "stopped": stop_reason,
             "bundle": str(out / "bundle"), "samples": str(out / "samples"),
             "minutes": (time.monotonic() - t_start) / 60}
 

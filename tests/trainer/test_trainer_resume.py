@@ -1,0 +1,70 @@
+"""A killed run resumed with --resume ends exactly where an uninterrupted one does; NaN stops a run cleanly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stargan_rt.bundle import load_bundle
+from stargan_rt.cli import build_parser, main
+from trainer.checkpoint import load_checkpoint
+from trainer.config import from_args
+from trainer.train import train
+from trainer_testdata import TINY, write_celeba
+
+# 8 iterations with G steps every 2, the learning rate decaying from iteration 4, a checkpoint every 3.
+OPTIONS = [*TINY, "--num-iters", "8", "--num-iters-decay", "4", "--lr-update-step", "1", "--save-every", "3",
+           "--log-every", "1", "--sample-every", "0"]
+
+
+def losses_by_iteration(out: Path) -> dict[int, dict]:
+    """The last record logged for each iteration (a resumed run logs again what the killed one had logged)."""
+    return {r["iteration"]: r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())}
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    data = str(write_celeba(tmp_path / "celeba", n=20))
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["train", "--data", data, *OPTIONS, "--out", str(whole)]) == 0
+
+    def kill_at_7(step: int, _: dict) -> None:  # dies after iteration 7, before anything is saved for it
+        if step == 7:
+            raise KeyboardInterrupt
+
+    cfg = from_args(build_parser().parse_args(["train", "--data", data, *OPTIONS, "--out", str(killed)]))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, on_step=kill_at_7)
+    assert load_checkpoint(killed)["iteration"] == 6
+    assert main(["train", "--out", str(killed), "--resume"]) == 0  # the options come from the checkpoint
+
+    a, b = losses_by_iteration(whole), losses_by_iteration(killed)
+    assert sorted(b) == list(range(1, 9))
+    for it in range(1, 9):
+        assert a[it] == b[it], f"iteration {it} differs"
+    assert a[8]["g_lr"] < a[4]["g_lr"]  # the schedule did decay across the resume
+    wa, wb = load_bundle(whole / "bundle")[1], load_bundle(killed / "bundle")[1]
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(write_celeba(tmp_path / "celeba", n=20))
+    out = tmp_path / "run"
+    assert main(["train", "--data", data, *TINY, "--num-iters", "2", "--save-every", "2", "--out", str(out)]) == 0
+    good = load_checkpoint(out)
+    capsys.readouterr()
+    # A NaN weight for the gradient penalty makes D's loss NaN at the next iteration.
+    rc = main(["train", "--out", str(out), "--resume", "--num-iters", "6", "--save-every", "1", "--lambda-gp", "nan"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "error:" in ln]
+    assert "diverged at iteration 3" in line and "D/loss = nan" in line and "last good checkpoint (iteration 2)" in line
+    kept = load_checkpoint(out)
+    assert kept["iteration"] == 2
+    assert all(torch.equal(kept["G"][k], good["G"][k]) for k in good["G"])
+    assert all(np.isfinite(v).all() for v in load_bundle(out / "bundle")[1].values())
