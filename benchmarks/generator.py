@@ -18,7 +18,7 @@ from stargan_rt.bundle import Architecture
 
 from .floor import Peak, bandwidth_for, generator_cost, peak_for
 from .inputs import face_inputs
-from .timing import Budget, Stats, psnr_db, repeat, time_cuda
+from .timing import Budget, Stats, progress, psnr_db, repeat, time_cuda
 from .variants import DevicePath, EagerBaseline, Variant, Workspace, availability, bf16_cuda_model, compute_of
 
 ELEM_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "int8": 1}
@@ -30,6 +30,7 @@ class GeneratorConfig:
     batches: tuple[int, ...] = (1, 4, 16, 64)
     budget: Budget = Budget()
     seed: int = 0  # of the measured input faces
+    threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults, all cores)
     max_call_s: float = 60.0  # larger batches are skipped once one call is predicted to take longer
 
 
@@ -91,11 +92,11 @@ class Opened:
         self.describe, self.prepare, self.close = describe, prepare, close
 
 
-def open_variant(v: Variant, ws: Workspace, size: int) -> Opened:
+def open_variant(v: Variant, ws: Workspace, size: int, threads: int | None = None) -> Opened:
     import torch
 
     arts = ws.at(size)
-    opts = dict(v.options)
+    opts = runner_options(v, threads)
     if v.is_baseline:
         base = EagerBaseline(arts.meta, arts.weights, v.device)
 
@@ -126,6 +127,14 @@ def open_variant(v: Variant, ws: Workspace, size: int) -> Opened:
         return Prepared(lambda: runner.infer(x, c), phases)
 
     return Opened(runner.describe(), prep_runner, runner.close)
+
+
+def runner_options(v: Variant, threads: int | None) -> dict[str, Any]:
+    """The variant's open_model options, plus the thread count for CPU backends when one is set."""
+    opts = dict(v.options)
+    if threads and v.device == "cpu" and not v.is_baseline:
+        opts["threads"] = threads
+    return opts
 
 
 def _adapt(budget: Budget, call_s: float) -> Budget:
@@ -185,8 +194,6 @@ def compare(rows: list[Row], outputs: dict[tuple[str, int, int], np.ndarray], ba
 
 
 def run_generator(cfg: GeneratorConfig, variants: list[Variant], ws: Workspace, peaks: list[Peak]) -> GeneratorResult:
-    from tqdm import tqdm
-
     result = GeneratorResult()
     usable = []
     for v in variants:
@@ -197,12 +204,12 @@ def run_generator(cfg: GeneratorConfig, variants: list[Variant], ws: Workspace, 
             result.skipped[v.name] = why
     outputs: dict[tuple[str, int, int], np.ndarray] = {}
     baseline_out: dict[tuple[str, int, int], np.ndarray] = {}
-    with tqdm(total=len(usable) * len(cfg.sizes) * len(cfg.batches), desc="generator", unit="row") as bar:
+    with progress(total=len(usable) * len(cfg.sizes) * len(cfg.batches), desc="generator", unit="row") as bar:
         for size in cfg.sizes:
             for v in usable:
                 bar.set_postfix_str(f"{v.name} {size}px")
                 try:
-                    opened = open_variant(v, ws, size)
+                    opened = open_variant(v, ws, size, cfg.threads)
                 except Exception as exc:  # noqa: BLE001 - an unloadable path is reported, the run goes on
                     reason = f"cannot open at {size}px: {type(exc).__name__}: {_first_line(exc)}"
                     result.rows += [Row(v.name, v.backend, v.device, v.precision, size, b, error=reason) for b in cfg.batches]
@@ -216,7 +223,7 @@ def run_generator(cfg: GeneratorConfig, variants: list[Variant], ws: Workspace, 
                     if last is not None and last[1] / last[0] * b > cfg.max_call_s * 1e3:
                         row.error = f"skipped: one call would take ~{last[1] / last[0] * b / 1e3:.0f} s (limit {cfg.max_call_s:g} s)"
                         continue
-                    x, c = face_inputs(b, size, ws.arch.c_dim, seed=cfg.seed)
+                    x, c = face_inputs(b, size, ws.meta.label_dim, seed=cfg.seed)
                     try:
                         out = measure_row(row, opened, x, c, cfg.budget)
                     except Exception as exc:  # noqa: BLE001

@@ -21,6 +21,7 @@ import numpy as np
 
 from stargan_rt.backends.base import Runner
 
+from .timing import progress
 from .variants import Variant, Workspace, availability
 
 STAGES = ("capture", "detect", "preprocess", "infer", "paste", "output")
@@ -39,6 +40,7 @@ class PipelineConfig:
     detector: str = "haar"
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
+    threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults)
 
 
 @dataclass
@@ -57,7 +59,7 @@ class PipelineRow:
     latency_p99_ms: float | None = None
     stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # the pipeline's StageTimer summary
     faces_per_frame: float | None = None  # faces the detector found and the model translated, per frame
-    bottleneck: str | None = None  # the stage taking the most time per frame
+    bottleneck: str | None = None  # the stage with the largest mean time per frame (its thread sets the pace)
     wall_s: float | None = None  # the whole run, warm-up included
     error: str | None = None
 
@@ -124,7 +126,9 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
 
     row = PipelineRow(v.name, v.backend, v.device, faces, mode)
     t0 = time.perf_counter()
-    runner = CountingRunner(open_model(model, v.backend, **dict(v.options)))
+    from .generator import runner_options
+
+    runner = CountingRunner(open_model(model, v.backend, **runner_options(v, cfg.threads)))
     with Translator(runner, detector=cfg.detector) as tr:
         row.describe = tr.describe()
         warm = open_source(str(video))
@@ -150,7 +154,7 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
     lat = report.stages.get("latency")
     if lat:
         row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]
-    per_frame = {k: s["mean_ms"] * s["count"] / max(report.processed, 1) for k, s in report.stages.items() if k in STAGES}
+    per_frame = {k: s["mean_ms"] for k, s in report.stages.items() if k in STAGES}
     if per_frame:
         row.bottleneck = max(per_frame, key=lambda k: per_frame[k])
     return row
@@ -158,12 +162,10 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
 
 def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace) -> list[PipelineRow]:
     """Every runtime variant x face count x mode; a failing run is kept with its error."""
-    from tqdm import tqdm
-
     chosen = [v for v in pipeline_variants(variants) if availability(v)[0]]
     rows: list[PipelineRow] = []
     videos = {n: make_video(ws.folder / "videos", n, cfg) for n in cfg.faces}
-    with tqdm(total=len(chosen) * len(cfg.faces) * len(cfg.modes), desc="pipeline", unit="run") as bar:
+    with progress(total=len(chosen) * len(cfg.faces) * len(cfg.modes), desc="pipeline", unit="run") as bar:
         for v in chosen:
             try:
                 model = ws.path(v, cfg.size)

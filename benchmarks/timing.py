@@ -120,3 +120,31 @@ def psnr_db(reference: np.ndarray, other: np.ndarray, data_range: float = 2.0) -
     if mse == 0.0:
         return PSNR_CAP_DB
     return min(PSNR_CAP_DB, 10.0 * math.log10(data_range**2 / mse))
+
+
+class _NoProgress:
+    """Stands in for tqdm where it is not installed (a bare GPU machine): the run must not depend on a progress bar."""
+
+    def __init__(self, total: int, desc: str, unit: str):
+        self.total, self.desc, self.n = total, desc, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix_str(self, text: str) -> None:
+        print(f"{self.desc} [{self.n}/{self.total}] {text}", flush=True)
+
+    def __enter__(self) -> "_NoProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def progress(total: int, desc: str, unit: str) -> Any:
+    """A tqdm progress bar, or a plain line per step without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoProgress(total, desc, unit)
+    return tqdm(total=total, desc=desc, unit=unit)

@@ -119,9 +119,14 @@ def select(names: list[str] | None, quick: bool) -> list[Variant]:
 # weights and artifacts
 
 
-def official_meta(size: int, arch: Architecture | None = None) -> ModelMeta:
-    a = replace(arch or Architecture(), image_size=size)
-    return ModelMeta(a, (CELEBA,), provenance={"source": "stargan-rt bench (random weights)"})
+def official_meta(arch: Architecture | None = None) -> ModelMeta:
+    """The official CelebA configuration (5 attributes) with random weights."""
+    return ModelMeta(arch or Architecture(), (CELEBA,), provenance={"source": "stargan-rt bench (random weights)"})
+
+
+def at_size(meta: ModelMeta, size: int) -> ModelMeta:
+    """The same model at another resolution (the weights do not depend on it; exports do)."""
+    return replace(meta, architecture=replace(meta.architecture, image_size=size))
 
 
 def random_weights(arch: Architecture, seed: int = 0) -> dict[str, np.ndarray]:
@@ -203,9 +208,9 @@ class Artifacts:
 class Workspace:
     """One set of weights and, per resolution, its artifacts (exported once, shared by every benchmark phase)."""
 
-    def __init__(self, arch: Architecture, weights: dict[str, np.ndarray], folder: Path, calib_images: int = 16,
+    def __init__(self, meta: ModelMeta, weights: dict[str, np.ndarray], folder: Path, calib_images: int = 16,
                  seed: int = 0):
-        self.arch, self.weights, self.folder = arch, weights, Path(folder)
+        self.meta, self.arch, self.weights, self.folder = meta, meta.architecture, weights, Path(folder)
         self.calib_images, self.seed = calib_images, seed
         self._by_size: dict[int, Artifacts] = {}
 
@@ -213,14 +218,14 @@ class Workspace:
         if size not in self._by_size:
             folder = self.folder / f"s{size}"
             folder.mkdir(parents=True, exist_ok=True)
-            self._by_size[size] = Artifacts(official_meta(size, self.arch), self.weights, folder)
+            self._by_size[size] = Artifacts(at_size(self.meta, size), self.weights, folder)
         return self._by_size[size]
 
     def calib(self, size: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """INT8 calibration inputs: face crops other than the measured ones."""
         from .inputs import face_inputs
 
-        return lambda: face_inputs(self.calib_images, size, self.arch.c_dim, seed=self.seed + 1000)
+        return lambda: face_inputs(self.calib_images, size, self.meta.label_dim, seed=self.seed + 1000)
 
     def path(self, v: Variant, size: int) -> Path:
         return self.at(size).get(v.artifact, self.calib(size))
