@@ -21,8 +21,9 @@ def astronaut() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut()[..., ::-1])  # RGB -> BGR
 
 
-def test_haar_finds_the_one_face_in_the_astronaut_photo(astronaut):
-    boxes = make_detector("haar").detect(astronaut)
+@pytest.mark.parametrize("spec", ["haar", "haar:512"])
+def test_haar_finds_the_one_face_in_the_astronaut_photo(astronaut, spec):
+    boxes = make_detector(spec).detect(astronaut)
     assert len(boxes) == 1
     assert boxes[0].iou(ASTRONAUT_FACE) > 0.6
 
@@ -131,6 +132,9 @@ def test_unknown_or_incomplete_detector_specs_are_bad_input(tmp_path):
         make_detector("yunet")
     with pytest.raises(BadInput, match="no such YuNet model"):
         make_detector(f"yunet:{tmp_path / 'missing.onnx'}")
+    with pytest.raises(BadInput, match="detection size"):
+        make_detector("haar:big")
+    assert make_detector("haar:640").max_side == 640
 
 
 def test_dlib_detector_when_installed(astronaut):
