@@ -1,0 +1,104 @@
+"""How rows are compared: percentiles, PSNR, the speed ratio to the baseline, and the goals' verdicts."""
+
+import numpy as np
+import pytest
+
+from benchmarks.generator import Row, compare
+from benchmarks.pipeline import bottleneck
+from benchmarks.report import evaluate_goals
+from benchmarks.timing import PSNR_CAP_DB, Budget, Stats, psnr_db, repeat
+
+
+def test_stats_are_percentiles_in_ms():
+    s = Stats.of(list(range(1, 101)))
+    assert (s.p50, s.p90, s.p99, s.n) == (pytest.approx(50.5), pytest.approx(90.1), pytest.approx(99.01), 100)
+    with pytest.raises(ValueError):
+        Stats.of([])
+
+
+def test_repeat_honours_the_iteration_bounds():
+    calls = []
+    samples = repeat(lambda: calls.append(1), Budget(seconds=0.0, warmup=3, min_iters=7, max_iters=100))
+    assert len(samples) == 7 and len(calls) == 10  # warm-up calls are not timed
+    samples = repeat(lambda: None, Budget(seconds=60.0, warmup=0, min_iters=1, max_iters=12))
+    assert len(samples) == 12
+
+
+def test_psnr_identical_is_capped_and_known_error_is_exact():
+    ref = np.random.default_rng(0).uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
+    assert psnr_db(ref, ref.copy()) == PSNR_CAP_DB
+    noisy = ref + 0.02  # MSE 4e-4 on a range of 2: 10 log10(4 / 4e-4) = 40 dB
+    assert psnr_db(ref, noisy) == pytest.approx(40.0, abs=1e-3)
+    with pytest.raises(ValueError):
+        psnr_db(ref, ref[:1])
+
+
+def _row(name, backend, ms, device="cpu", batch=1, compute_ms=None):
+    r = Row(name, backend, device, "fp32", 128, batch)
+    r.latency = Stats.of([ms] * 5).to_dict()
+    if compute_ms is not None:
+        r.compute = Stats.of([compute_ms] * 5).to_dict()
+    return r
+
+
+def test_ratio_and_psnr_are_against_the_baseline_of_the_same_device_and_batch():
+    ref = np.random.default_rng(1).uniform(-1, 1, (1, 3, 8, 8))
+    rows = [
+        _row("base", "baseline", 80.0),
+        _row("fast", "torch-cpu-bf16", 20.0),
+        _row("gpu base", "baseline", 2.0, device="cuda", compute_ms=1.0),
+        _row("gpu fp16", "torch-cuda", 1.0, device="cuda", compute_ms=0.25),
+        _row("orphan", "ort-cpu", 10.0, batch=4),  # no baseline at batch 4: no ratio
+    ]
+    outputs = {("base", 128, 1): ref, ("fast", 128, 1): ref + 0.02, ("gpu base", 128, 1): ref, ("gpu fp16", 128, 1): ref}
+    compare(rows, outputs, {("cpu", 128, 1): ref, ("cuda", 128, 1): ref})
+    base, fast, gbase, g16, orphan = rows
+    assert base.speedup == 1.0 and base.psnr_db == PSNR_CAP_DB and base.max_abs_err == 0.0
+    assert fast.speedup == pytest.approx(4.0) and fast.psnr_db == pytest.approx(40.0, abs=1e-3)
+    assert fast.max_abs_err == pytest.approx(0.02)
+    assert g16.speedup == pytest.approx(2.0) and g16.compute_speedup == pytest.approx(4.0)
+    assert gbase.compute_speedup == 1.0
+    assert orphan.speedup is None and orphan.psnr_db is None
+
+
+def _grow(variant, backend, ms, psnr, device="cpu", batch=1, precision="fp32", ips=None):
+    return {"variant": variant, "backend": backend, "device": device, "size": 128, "batch": batch, "precision": precision,
+            "latency": {"p50_ms": ms}, "compute": None, "psnr_db": psnr, "images_per_s": ips, "error": None}
+
+
+def test_cpu_goal_needs_both_the_speed_and_the_psnr():
+    base = _grow("base", "baseline", 80.0, PSNR_CAP_DB)
+    verdict = lambda *rows: evaluate_goals([base, *rows], [], None)[0]["status"]  # noqa: E731
+    assert verdict(_grow("bf16", "torch-cpu-bf16", 19.0, 40.0)) == "met"
+    assert verdict(_grow("bf16", "torch-cpu-bf16", 25.0, 40.0)) == "gap"  # 3.2x is not 4x
+    assert verdict(_grow("int8", "ort-cpu", 10.0, 30.0)) == "gap"  # fast but below 35 dB
+    # the fastest path that keeps 35 dB is the one judged
+    assert verdict(_grow("int8", "ort-cpu", 10.0, 30.0), _grow("bf16", "torch-cpu-bf16", 18.0, 41.0)) == "met"
+    assert evaluate_goals([], [], None)[0]["status"] == "not measured"
+
+
+def test_gpu_goals_use_device_compute_and_throughput():
+    b1 = _grow("fp16", "torch-cuda", 0.9, 45.0, device="cuda", precision="fp16")
+    b1["compute"] = {"p50_ms": 0.25}
+    b64 = _grow("fp16", "torch-cuda", 5.0, 45.0, device="cuda", batch=64, precision="fp16", ips=16000.0)
+    goals = {g["goal"]: g["status"] for g in evaluate_goals([b1, b64], [], None)}
+    assert goals["GPU: FP16 generator latency, 128x128, batch 1"] == "met"
+    assert goals["GPU: throughput at batch 64, 128x128"] == "met"
+    b64["images_per_s"] = 9000.0
+    goals = {g["goal"]: g["status"] for g in evaluate_goals([b1, b64], [], None)}
+    assert goals["GPU: throughput at batch 64, 128x128"] == "gap"
+
+
+def test_pipeline_goal_and_bottleneck():
+    stages = {"capture": {"mean_ms": 33.0}, "detect": {"mean_ms": 20.0}, "infer": {"mean_ms": 30.0}, "output": {"mean_ms": 0.1}}
+    assert bottleneck(stages) == "worker: infer"  # detect + infer run in one thread: 50 ms > 33 ms
+    stages["infer"]["mean_ms"] = 5.0
+    assert bottleneck(stages) == "capture"
+    assert bottleneck({}) is None
+    run = {"variant": "ort-cpu int8", "device": "cpu", "faces": 1, "mode": "live", "fps": 27.0, "dropped": 0, "captured": 60,
+           "latency_p50_ms": 60.0, "error": None, "bottleneck": "capture"}
+    cfg = {"width": 640, "height": 480}
+    status = {g["goal"]: g["status"] for g in evaluate_goals([], [run], cfg)}
+    assert status["2-core CPU: live pipeline, one face, 640x480"] == "met"
+    assert {g["goal"]: g["status"] for g in evaluate_goals([], [run], {"width": 320, "height": 240})}[
+        "2-core CPU: live pipeline, one face, 640x480"] == "gap"  # not the size the goal names
