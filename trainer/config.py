@@ -91,7 +91,7 @@ class TrainConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         hints = typing.get_type_hints(cls)
-        kwargs = {k: tuple(v) if _is_tuple(hints[k]) else v for k, v in d.items() if k in known}
+        kwargs: dict[str, Any] = {k: tuple(v) if _is_tuple(hints[k]) else v for k, v in d.items() if k in known}
         return cls(**kwargs)
 
 

@@ -218,7 +218,7 @@ def _select(names: Sequence[str], wanted: Sequence[str], where: str) -> list[int
 
 def _keep_existing(paths: list[Path], labels: np.ndarray, where: str) -> tuple[list[Path], np.ndarray]:
     """Drop listed images that are not on disk (a common folder mistake), failing if none are."""
-    present = {}
+    present: dict[Path, set[str]] = {}
     exists = [present.setdefault(p.parent, _listdir(p.parent)).__contains__(p.name) for p in paths]
     if paths and not any(exists):
         raise BadInput(f"{where}: none of the {len(paths)} listed images exist (looked in {paths[0].parent})")

@@ -116,6 +116,74 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass
+class Nets:
+    """G and D with their optimisers; `g_sync`/`d_sync` are the DDP wrappers when data-parallel, else G and D."""
+
+    g: Generator
+    d: Discriminator
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    g_sync: nn.Module
+    d_sync: nn.Module
+
+
+@dataclass
+class Batch:
+    """One dataset's batch: images, its own labels (org) and shuffled ones (trg), per dataset (_k) and for G."""
+
+    x_real: torch.Tensor
+    c_org_k: torch.Tensor
+    c_trg_k: torch.Tensor
+    c_org: torch.Tensor
+    c_trg: torch.Tensor
+    cls_slice: slice  # this dataset's columns of D's classifier output
+    kind: str  # multi_label or one_hot
+
+
+def d_step(nets: Nets, b: Batch, cfg: TrainConfig, autocast: torch.autocast) -> dict[str, torch.Tensor]:
+    """D: real images score high and are classified by their labels, translations score low; WGAN-GP."""
+    n = b.x_real.size(0)
+    with autocast:  # forward passes only; backward runs outside, as autocast wants
+        with torch.no_grad():  # G's forward here needs no graph (and must not arm DDP for a backward)
+            x_fake = nets.g(b.x_real, b.c_trg).to(b.x_real.dtype)
+        out_src, out_cls = nets.d_sync(torch.cat([b.x_real, x_fake]))  # D has no normalisation: one pass for both
+        loss_real = -out_src[:n].float().mean()
+        loss_fake = out_src[n:].float().mean()
+        loss_cls = classification_loss(out_cls[:n, b.cls_slice], b.c_org_k, b.kind)
+        loss_gp = gradient_penalty(nets.d_sync, b.x_real, x_fake)
+        loss = loss_real + loss_fake + cfg.lambda_cls * loss_cls + cfg.lambda_gp * loss_gp
+    nets.d_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nets.d_opt.step()
+    return {"D/loss": loss, "D/loss_real": loss_real, "D/loss_fake": loss_fake, "D/loss_cls": loss_cls,
+            "D/loss_gp": loss_gp}
+
+
+def g_step(nets: Nets, b: Batch, cfg: TrainConfig, autocast: torch.autocast) -> dict[str, torch.Tensor]:
+    """G: fool D, be classified as the target domain, and translate back to the input (cycle L1)."""
+    with frozen(nets.d), autocast:  # D is only a critic here: no gradients for its weights, no DDP sync for it
+        x_fake = nets.g_sync(b.x_real, b.c_trg)
+        out_src, out_cls = nets.d(x_fake)
+        loss_fake = -out_src.float().mean()
+        loss_cls = classification_loss(out_cls[:, b.cls_slice], b.c_trg_k, b.kind)
+        x_rec = nets.g_sync(x_fake, b.c_org)
+        loss_rec = (b.x_real - x_rec.float()).abs().mean()
+        loss = loss_fake + cfg.lambda_rec * loss_rec + cfg.lambda_cls * loss_cls
+    nets.g_opt.zero_grad(set_to_none=True)
+    loss.backward()  # D's weights were frozen in the forward pass, so the graph holds none of them
+    nets.g_opt.step()
+    return {"G/loss": loss, "G/loss_fake": loss_fake, "G/loss_rec": loss_rec, "G/loss_cls": loss_cls}
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """DDP broadcasts rank 0's weights at construction; the buffers (unused running stats) need no syncing."""
+    DDP = nn.parallel.DistributedDataParallel
+    no_sync: dict[str, Any] = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
+               else {"broadcast_buffers": False})
+    return DDP(module, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
+
+
 def train(cfg: TrainConfig, command: list[str] | None = None,
           on_step: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train as `cfg` says; returns a summary. `on_step(iteration, {"losses", "G", "D"})` is a hook for tests."""
@@ -149,19 +217,11 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
     d_raw = Discriminator(cfg.image_size, cfg.d_conv_dim, layout.d_dim, cfg.d_repeat_num).to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    g_raw.to(memory_format=memory_format)
-    d_raw.to(memory_format=memory_format)
+    for net in (g_raw, d_raw):
+        net.to(memory_format=memory_format)  # type: ignore[call-overload]  # (missing from torch's stubs)
     g_opt = torch.optim.Adam(g_raw.parameters(), cfg.g_lr, (cfg.beta1, cfg.beta2))
     d_opt = torch.optim.Adam(d_raw.parameters(), cfg.d_lr, (cfg.beta1, cfg.beta2))
-    g_model: nn.Module = g_raw
-    d_model: nn.Module = d_raw
-    if ddp.world > 1:  # DDP broadcasts rank 0's weights at construction; the buffers (unused stats) need no sync
-        DDP = nn.parallel.DistributedDataParallel
-        no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                   else {"broadcast_buffers": False})
-        ids = [device.index] if device.type == "cuda" else None
-        g_model = DDP(g_raw, device_ids=ids, **no_sync)
-        d_model = DDP(d_raw, device_ids=ids, **no_sync)
+    nets = Nets(g_raw, d_raw, g_opt, d_opt, *(_ddp(m, device) if ddp.world > 1 else m for m in (g_raw, d_raw)))
 
     start, skipped, resumed_state, resumed_losses = 0, 0, None, {}
     if cfg.resume:
@@ -222,6 +282,29 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         if tb is not None:
             tb.add_image("samples", np.ascontiguousarray(grid[..., ::-1]), step, dataformats="HWC")
 
+    def check(step: int, losses: dict[str, torch.Tensor], over_time: bool) -> tuple[dict[str, float], bool]:
+        """The losses as numbers; Diverged if one is NaN/inf. Processes agree on stopping (NaN or time)."""
+        values = {name: v.item() for name, v in losses.items()}
+        bad_loss = next((name for name, v in values.items() if not np.isfinite(v)), None)
+        flags = torch.tensor([bad_loss is not None, over_time], dtype=torch.float32, device=device)
+        if ddp.world > 1:
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        if flags[0]:
+            where = (f"the last good checkpoint (iteration {last_saved}) is in {checkpoint_dir(out)}"
+                     if last_saved is not None else "no checkpoint had been saved yet")
+            what = f"{bad_loss} = {values[bad_loss]}" if bad_loss else "a loss on another process"
+            raise Diverged(f"training diverged at iteration {step}: {what}; {where}. Lower --g-lr/--d-lr or drop --amp")
+        return values, bool(flags[1])
+
+    def record(step: int, values: dict[str, float], g_lr: float, d_lr: float) -> None:
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"iteration": step, "g_lr": g_lr, "d_lr": d_lr, "skipped_images": skipped, **values}) + "\n")
+        bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in latest.items()
+                         if k.endswith(("D/loss", "G/loss", "loss_rec", "loss_cls"))}, refresh=False)
+        if tb is not None:
+            for name, v in values.items():
+                tb.add_scalar(name, v, step)
+
     for it in range(start, cfg.num_iters):
         losses: dict[str, torch.Tensor] = {}
         g_lr = learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
@@ -240,41 +323,11 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             x_real = x_real.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             c_org_k = c_org_k.to(device, non_blocking=True)
             c_trg_k = c_org_k[torch.randperm(c_org_k.size(0), device=device)]  # targets: the batch's labels, shuffled
-            c_org, c_trg = layout.embed(k, c_org_k), layout.embed(k, c_trg_k)
-            cls_slice, kind, n = layout.slice(k), ds.domains.kind, x_real.size(0)
-
-            # D: real images score high and are classified by their labels, translations score low, WGAN-GP.
-            with autocast:
-                with torch.no_grad():
-                    x_fake = g_raw(x_real, c_trg)
-                out_src, out_cls = d_model(torch.cat([x_real, x_fake.to(x_real.dtype)]))  # D has no norm: one pass
-                d_loss_real = -out_src[:n].float().mean()
-                d_loss_fake = out_src[n:].float().mean()
-                d_loss_cls = classification_loss(out_cls[:n, cls_slice], c_org_k, kind)
-                d_loss_gp = gradient_penalty(d_model, x_real, x_fake.to(x_real.dtype))
-                d_loss = d_loss_real + d_loss_fake + cfg.lambda_cls * d_loss_cls + cfg.lambda_gp * d_loss_gp
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            losses.update({f"{prefix}D/loss": d_loss, f"{prefix}D/loss_real": d_loss_real,
-                           f"{prefix}D/loss_fake": d_loss_fake, f"{prefix}D/loss_cls": d_loss_cls,
-                           f"{prefix}D/loss_gp": d_loss_gp})
-
-            # G, every n_critic steps: fool D, be classified as the target, and translate back to the input.
+            batch = Batch(x_real, c_org_k, c_trg_k, layout.embed(k, c_org_k), layout.embed(k, c_trg_k),
+                          layout.slice(k), ds.domains.kind)
+            losses.update({prefix + name: v for name, v in d_step(nets, batch, cfg, autocast).items()})
             if (it + 1) % cfg.n_critic == 0:
-                with autocast, frozen(d_raw):
-                    x_fake = g_model(x_real, c_trg)
-                    out_src, out_cls = d_raw(x_fake)
-                    g_loss_fake = -out_src.float().mean()
-                    g_loss_cls = classification_loss(out_cls[:, cls_slice], c_trg_k, kind)
-                    x_rec = g_model(x_fake, c_org)
-                    g_loss_rec = (x_real - x_rec.float()).abs().mean()
-                    g_loss = g_loss_fake + cfg.lambda_rec * g_loss_rec + cfg.lambda_cls * g_loss_cls
-                g_opt.zero_grad(set_to_none=True)
-                g_loss.backward()
-                g_opt.step()
-                losses.update({f"{prefix}G/loss": g_loss, f"{prefix}G/loss_fake": g_loss_fake,
-                               f"{prefix}G/loss_rec": g_loss_rec, f"{prefix}G/loss_cls": g_loss_cls})
+                losses.update({prefix + name: v for name, v in g_step(nets, batch, cfg, autocast).items()})
 
         step = it + 1
         bar.update(1)
@@ -289,28 +342,10 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         else:
             over_time = False
         if check_due:
-            values = {name: v.item() for name, v in losses.items()}
-            bad_loss = next((name for name, v in values.items() if not np.isfinite(v)), None)
-            flags = torch.tensor([bad_loss is not None, over_time], dtype=torch.float32, device=device)
-            if ddp.world > 1:  # every process stops at the same step
-                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-            if flags[0]:
-                where = (f"the last good checkpoint (iteration {last_saved}) is in {checkpoint_dir(out)}"
-                         if last_saved is not None else "no checkpoint had been saved yet")
-                what = f"{bad_loss} = {values[bad_loss]}" if bad_loss else "a loss on another process"
-                raise Diverged(f"training diverged at iteration {step}: {what}; {where}. "
-                               "Lower --g-lr/--d-lr or drop --amp")
-            over_time = bool(flags[1])
+            values, over_time = check(step, losses, over_time)
             latest.update(values)
             if ddp.master:
-                record = {"iteration": step, "g_lr": g_lr, "d_lr": d_lr, "skipped_images": skipped, **values}
-                with open(out / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in latest.items()
-                                 if k.endswith(("D/loss", "G/loss", "loss_rec", "loss_cls"))}, refresh=False)
-                if tb is not None:
-                    for name, v in values.items():
-                        tb.add_scalar(name, v, step)
+                record(step, values, g_lr, d_lr)
         if ddp.master and (last or over_time or (cfg.sample_every > 0 and step % cfg.sample_every == 0)):
             sample(step)
         if save_due or over_time:

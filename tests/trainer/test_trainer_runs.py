@@ -117,3 +117,16 @@ def test_sample_command_makes_a_figure_2_grid_from_a_folder(tmp_path: Path, caps
     expected = crop_resize(first, load_meta(out / "bundle").preprocess, 16)
     top = grid.shape[0] - h
     assert np.array_equal(grid[top + 2:top + 18, 2:18], expected)
+
+
+def test_time_budget_stops_cleanly_with_bundle_checkpoint_and_samples(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    write_rafd(tmp_path / "rafd")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "rafd"), *TINY, "--num-iters", "100000", "--max-minutes", "0.0001",
+                 "--out", str(out)]) == 0
+    assert "time budget of 0.0001 min spent" in capsys.readouterr().out
+    done = load_meta(out / "bundle").provenance["iterations"]
+    assert 1 <= done < 100000
+    assert json.loads((out / "checkpoint" / "config.json").read_text())["iteration"] == done
+    assert (out / "samples" / f"{done:06d}.png").is_file()
