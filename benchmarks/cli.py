@@ -62,6 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conv-dim", type=int, help="generator width (default: 64, the official one; small values for tests)")
     p.add_argument("--repeat-num", type=int, help="residual blocks (default: 6, the official number)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: the libraries' own, all cores)")
+    p.add_argument("--time-limit", type=float, help="seconds for the whole run: no new row or pipeline run starts after "
+                   "it (those are reported as skipped) and the reports are written")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if any(m not in ("max", "live") for m in modes):
         raise BadInput(f"--modes: choose from max, live (got {','.join(modes)})")
     width, height = _frame_size(args.frame_size)
+    deadline = time.monotonic() + args.time_limit if args.time_limit else None
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -133,12 +136,12 @@ def run(args: argparse.Namespace) -> int:
         sizes=args.sizes or ((128,) if args.quick else (128, 256)),
         batches=args.batches or ((1,) if args.quick else (1, 4, 16, 64)),
         budget=Budget(seconds=args.seconds or (1.5 if args.quick else 3.0), warmup=2 if args.quick else 3),
-        seed=args.seed, max_call_s=args.max_call_seconds, threads=args.threads,
+        seed=args.seed, max_call_s=args.max_call_seconds, threads=args.threads, deadline=deadline,
     )
     pipe_cfg = PipelineConfig(
         faces=args.faces or (1, 3), frames=args.frames or (60 if args.quick else 300), width=width, height=height,
         size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video,
-        threads=args.threads,
+        threads=args.threads, deadline=deadline,
     )
     doc: dict[str, Any] = {
         "schema": report.SCHEMA,

@@ -31,6 +31,7 @@ class GeneratorConfig:
     budget: Budget = Budget()
     seed: int = 0  # of the measured input faces
     threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults, all cores)
+    deadline: float | None = None  # time.monotonic() after which no new row starts (the report is still written)
     max_call_s: float = 60.0  # larger batches are skipped once one call is predicted to take longer
 
 
@@ -220,6 +221,9 @@ def run_generator(cfg: GeneratorConfig, variants: list[Variant], ws: Workspace, 
                     row = Row(v.name, v.backend, v.device, v.precision, size, b, describe=opened.describe)
                     result.rows.append(row)
                     bar.update(1)
+                    if cfg.deadline is not None and time.monotonic() > cfg.deadline:
+                        row.error = "skipped: the run's --time-limit was reached"
+                        continue
                     if last is not None and last[1] / last[0] * b > cfg.max_call_s * 1e3:
                         row.error = f"skipped: one call would take ~{last[1] / last[0] * b / 1e3:.0f} s (limit {cfg.max_call_s:g} s)"
                         continue

@@ -42,6 +42,7 @@ class PipelineConfig:
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
     threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults)
+    deadline: float | None = None  # time.monotonic() after which no new run starts
 
 
 @dataclass
@@ -190,6 +191,10 @@ def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace) ->
             for n in cfg.faces:
                 for mode in cfg.modes:
                     bar.set_postfix_str(f"{v.name} {n} face(s) {mode}")
+                    if cfg.deadline is not None and time.monotonic() > cfg.deadline:
+                        rows.append(PipelineRow(v.name, v.backend, v.device, n, mode, error="skipped: the run's --time-limit was reached"))
+                        bar.update(1)
+                        continue
                     try:
                         rows.append(run_once(v, model, videos[n], n, mode, cfg))
                     except Exception as exc:  # noqa: BLE001

@@ -122,7 +122,7 @@ def machine_info() -> dict[str, Any]:
             libs["torch"] = torch.__version__  # a source build has no dist metadata
         except ImportError:
             pass
-    commit = _git("rev-parse", "HEAD")
+    commit = _git("rev-parse", "HEAD") or os.environ.get("STARGAN_RT_COMMIT")  # a plain copy has no .git
     return {
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -510,6 +510,9 @@ def summary(doc: dict[str, Any]) -> str:
                     f"{(_fmt(r.get('speedup'), 2) + 'x') if r.get('speedup') else '–':>10}"
                     f"{('=' if psnr is not None and psnr >= 100 else _fmt(psnr, 1)):>7}"
                 )
+    skipped = (doc.get("generator") or {}).get("skipped", {})
+    if skipped:
+        lines.append("not measured: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
     pipe = (doc.get("pipeline") or {}).get("rows", [])
     if pipe:
         lines.append(f"{'pipeline':<44}{'faces':>6}{'mode':>6}{'FPS':>8}{'lat p50':>9}{'dropped':>9}  bottleneck")

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# GPU check of stargan-rt: one script for a CUDA machine with nothing fetched from the network.
+#
+#     bash benchmarks/gpu_check.sh        # from anywhere; results under $OUT if set, else ./bench-out
+#
+# The repository may arrive as a plain copy (not pip-installed): PYTHONPATH is set to its root here. Nothing is
+# installed from the network; wheels carried in .whl/*.whl are installed with --no-index into /tmp/site.
+#
+# Phases, each with its own time limit (seconds; override with GPU_CHECK_<PHASE>_S). A phase that fails or times
+# out is reported and the next one still runs:
+#   env        python, GPU, library versions, which of our dependencies are missing                     (20)
+#   gpu-tests  pytest -m gpu over the test files that carry the mark                                     (80)
+#   contract   the backend contract suite (tests/runtime/test_backends.py: torch-cuda runs where CUDA is)  (45)
+#   generator  measured peaks (fp32/tf32/fp16/bf16 matmul, copy) and the generator table on CUDA: eager FP32
+#              baseline, FP16 eager, FP16 + CUDA graphs, bf16 eager, bf16 + CUDA graphs; batch 1/4/16/64;
+#              128 and 256 px; CUDA-event compute apart from copies; PSNR against the baseline           (170)
+#   pipeline   the streaming pipeline on rendered 640x480 videos (1 and 3 faces), torch-cuda, max and live (80)
+#   report     one bench.json / bench.md / PNG plots in $OUT from the phases above                        (25)
+# Worst case 7.5 minutes (limits + 5 s kill grace each); typically much less. The short table is printed last.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 1
+OUT="${OUT:-$REPO/bench-out}"
+mkdir -p "$OUT"
+PY="${PYTHON:-python3}"
+export OUT PY
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg TQDM_DISABLE=1
+STATUS=()
+
+run_phase() {  # name limit_s command... : log to $OUT/<name>.log, show its tail, record ok / FAILED / TIMEOUT
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS rc
+    echo "=== $name (limit ${limit}s) ==="
+    timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
+    rc=$?
+    tail -n 20 "$OUT/$name.log"
+    case $rc in
+        0) STATUS+=("$name: ok ($((SECONDS - t0))s)") ;;
+        124 | 137) STATUS+=("$name: TIMEOUT after ${limit}s (log: $OUT/$name.log)") ;;
+        5) STATUS+=("$name: no tests collected ($((SECONDS - t0))s)") ;;
+        *) STATUS+=("$name: FAILED, exit $rc ($((SECONDS - t0))s, log: $OUT/$name.log)") ;;
+    esac
+}
+
+# --- wheels carried along (no network): safetensors, tqdm, pytest, matplotlib... ---------------------------
+shopt -s nullglob
+WHEELS=(.whl/*.whl)
+shopt -u nullglob
+if [ ${#WHEELS[@]} -gt 0 ]; then
+    if "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${WHEELS[@]}" >"$OUT/wheels.log" 2>&1; then
+        STATUS+=("wheels: installed ${#WHEELS[@]} from .whl into /tmp/site")
+    else
+        STATUS+=("wheels: pip install from .whl FAILED (log: $OUT/wheels.log)")
+    fi
+    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+
+# --- env ------------------------------------------------------------------------------------------------------
+env_report() {
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi: not available"
+    "$PY" - <<'PYEOF'
+import importlib, platform, sys
+print("python", platform.python_version(), sys.executable)
+needed = {  # module: what needs it
+    "torch": "everything GPU", "numpy": "everything", "cv2": "images, video, detector", "safetensors": "model bundles (torch-cuda)",
+    "tqdm": "progress bars (optional)", "matplotlib": "PNG plots", "pytest": "the GPU tests", "onnx": "ONNX export",
+    "onnxruntime": "ONNX backends", "onnxscript": "torch.onnx export", "onnxconverter_common": "FP16 ONNX",
+}
+extra = {"tensorrt": "TensorRT engines", "pycuda": "TensorRT runner", "cupy": "-", "cuda.bindings": "-"}
+missing = []
+for name, why in {**needed, **extra}.items():
+    try:
+        mod = importlib.import_module(name)
+        ver = getattr(mod, "__version__", "?")
+        if name == "tensorrt" and not hasattr(mod, "Builder"):
+            raise ImportError("type stubs only")
+        print(f"  {name:22s} {ver}")
+    except Exception as exc:
+        print(f"  {name:22s} MISSING ({type(exc).__name__}) - needed for: {why}")
+        if name in needed:
+            missing.append(name)
+import torch
+print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
+if torch.cuda.is_available():
+    print("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
+else:
+    print("NO CUDA DEVICE VISIBLE TO PYTORCH: the GPU benchmarks will measure nothing")
+from stargan_rt.backends import backends
+for name, info in backends().items():
+    print(f"backend {name:15s} available={info.available()}")
+print("MISSING DEPENDENCIES:", ", ".join(missing) if missing else "none")
+sys.exit(0 if torch.cuda.is_available() else 3)
+PYEOF
+}
+export -f env_report
+run_phase env "${GPU_CHECK_ENV_S:-20}" bash -c env_report
+MISSING_LINE=$(grep -h "MISSING DEPENDENCIES" "$OUT/env.log" 2>/dev/null || echo "MISSING DEPENDENCIES: (env phase did not finish)")
+STATUS+=("$MISSING_LINE")
+
+# --- tests ----------------------------------------------------------------------------------------------------
+if "$PY" -c "import pytest" 2>/dev/null; then
+    mapfile -t GPU_TESTS < <(grep -rlE "pytest\.mark\.gpu|mark\.gpu" tests --include='test_*.py' 2>/dev/null)
+    if [ ${#GPU_TESTS[@]} -gt 0 ]; then
+        run_phase gpu-tests "${GPU_CHECK_TESTS_S:-80}" "$PY" -m pytest -q -rs -p no:cacheprovider -m gpu "${GPU_TESTS[@]}"
+    else
+        STATUS+=("gpu-tests: no test file carries the gpu mark")
+    fi
+    if [ -f tests/runtime/test_backends.py ]; then
+        run_phase contract "${GPU_CHECK_CONTRACT_S:-45}" "$PY" -m pytest -q -rs -p no:cacheprovider tests/runtime/test_backends.py
+    fi
+else
+    STATUS+=("gpu-tests, contract: NOT RUN, pytest is missing (carry a pytest wheel in .whl/)")
+fi
+
+# --- benchmarks -----------------------------------------------------------------------------------------------
+# --time-limit leaves each run time to write its report before the phase's own limit would kill it.
+GEN_S="${GPU_CHECK_GENERATOR_S:-170}"
+PIPE_S="${GPU_CHECK_PIPELINE_S:-80}"
+run_phase generator "$GEN_S" "$PY" -m benchmarks --device cuda --phases floor,generator \
+    --sizes 128,256 --batches 1,4,16,64 --seconds 0.5 --time-limit $((GEN_S - 25)) -o "$OUT/generator"
+run_phase pipeline "$PIPE_S" "$PY" -m benchmarks --device cuda --phases pipeline \
+    --faces 1,3 --frames 150 --modes max,live --frame-size 640x480 --time-limit $((PIPE_S - 20)) -o "$OUT/pipeline"
+
+# --- one report, then the short table LAST ---------------------------------------------------------------------
+REPORTS=()
+for part in generator pipeline; do
+    [ -f "$OUT/$part/bench.json" ] && REPORTS+=("$OUT/$part/bench.json")
+done
+if [ ${#REPORTS[@]} -gt 0 ]; then
+    run_phase report "${GPU_CHECK_REPORT_S:-25}" "$PY" -m benchmarks --merge "${REPORTS[@]}" -o "$OUT"
+else
+    STATUS+=("report: nothing to report (no benchmark phase wrote bench.json)")
+fi
+
+echo
+echo "=== gpu_check phases ==="
+printf '  %s\n' "${STATUS[@]}"
+echo "  files: $OUT (bench.json, bench.md, latency_vs_batch.png, pipeline_stages.png, <phase>.log)"
+echo
+if [ -f "$OUT/report.log" ] && [ -f "$OUT/bench.json" ]; then
+    "$PY" -m benchmarks --summarize "$OUT/bench.json" 2>&1 || tail -n 40 "$OUT/report.log"
+else
+    echo "no merged report; last lines of each phase log:"
+    for f in "$OUT"/generator.log "$OUT"/pipeline.log; do [ -f "$f" ] && tail -n 15 "$f"; done
+fi
