@@ -53,10 +53,9 @@ def _export_onnx(module, args, names, out_name, path: Path, meta: ModelMeta, io:
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> dict[str, Path]:
-    """{"bundle": dir, "onnx": float ONNX, "frames_onnx": frames ONNX} of one random tiny generator."""
+def tiny_generator(tmp_path_factory):
+    """(generator, meta, bundle dir) of one random tiny generator (needs torch)."""
     torch = pytest.importorskip("torch", reason="making the test models needs torch")
-    from stargan_rt.backends.torch_backend import frames_to_input, output_to_frames
     from stargan_rt.torch_model import build_generator, generator_state_numpy
 
     root = tmp_path_factory.mktemp("tiny_model")
@@ -67,6 +66,24 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         for p in g.parameters():
             p.add_(0.1 * torch.randn_like(p))
     save_bundle(root / "bundle", meta, generator_state_numpy(g))
+    return g, meta, root / "bundle"
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_generator) -> Path:
+    return tiny_generator[2]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_generator) -> dict[str, Path]:
+    """{"bundle": dir, "onnx": float ONNX, "frames_onnx": frames ONNX} of the tiny generator."""
+    import torch
+
+    pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript")
+    from stargan_rt.backends.torch_backend import frames_to_input, output_to_frames
+
+    g, meta, bundle = tiny_generator
+    root = bundle.parent
 
     class Frames(torch.nn.Module):
         def __init__(self):
@@ -83,7 +100,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     c = torch.zeros(2, 5)
     f = torch.zeros(2, SIZE, SIZE, 3, dtype=torch.uint8)
     return {
-        "bundle": root / "bundle",
+        "bundle": bundle,
         "onnx": _export_onnx(g, (x, c), ("image", "label"), "translated", root / "generator.onnx", meta, "float"),
         "frames_onnx": _export_onnx(
             Frames().eval(), (f, c), ("frames", "label"), "translated_frames", root / "generator_frames.onnx", meta, "frames"

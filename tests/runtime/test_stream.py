@@ -227,3 +227,27 @@ def test_the_webcam_command_plays_a_file_like_a_camera_into_a_recording(tiny_mod
     assert rc == 0, captured.err
     assert "FPS" in captured.out and "latency" in captured.out
     assert 1 <= len(_decode(out)) <= 8
+
+
+def test_an_image_folder_streams_to_an_image_folder(tiny_models, tmp_path, capsys):
+    frames_in = tmp_path / "in"
+    frames_in.mkdir()
+    for i, frame in enumerate(_decode(_write_video(tmp_path / "v.avi", n=3))):
+        cv2.imwrite(str(frames_in / f"{i:03d}.png"), frame)
+    rc = main(["video", str(frames_in), str(tmp_path / "out"), "-t", "Male", "-m", str(tiny_models["onnx"]), "-d", "none"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
+def test_a_virtual_camera_without_pyvirtualcam_is_one_clear_line(tiny_models, tmp_path, capsys):
+    try:
+        import pyvirtualcam  # noqa: F401
+
+        pytest.skip("pyvirtualcam is installed here")
+    except ImportError:
+        pass
+    src = _write_video(tmp_path / "in.avi", n=2)
+    rc = main(["webcam", "--source", str(src), "--no-window", "--virtual-cam", "-t", "Male", "-m", str(tiny_models["onnx"])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "pyvirtualcam" in err.strip().splitlines()[-1]

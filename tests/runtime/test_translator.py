@@ -134,3 +134,22 @@ def test_detect_every_n_frames_reuses_the_tracked_faces(spy, astronaut, monkeypa
         _, regions = tr.translate_frame(astronaut, "Male", t=i / 30)
         assert len(regions) == 1
     assert len(calls) == 2
+
+
+def test_a_joint_model_applies_expressions_with_the_second_datasets_mask():
+    from stargan_rt.bundle import Architecture, DomainSet, ModelMeta
+
+    from .conftest import CELEBA_TINY
+    from .test_stream import SlowRunner
+
+    rafd = DomainSet("RaFD", "one_hot", ("angry", "happy", "neutral"))
+    runner = SlowRunner(0.0)
+    runner.meta = ModelMeta(Architecture(image_size=SIZE, c_dim=10, conv_dim=4, repeat_num=1), (CELEBA_TINY, rafd))
+    tr = Translator(runner)
+    # [5 CelebA | 3 RaFD | mask (CelebA, RaFD)]
+    np.testing.assert_array_equal(tr.label("happy"), [0, 0, 0, 0, 0, 0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(tr.label("Blond_Hair"), [0, 1, 0, 0, 0, 0, 0, 0, 1, 0])
+    with pytest.raises(BadInput, match="different datasets"):
+        tr.label("happy,Male")
+    out = tr.translate_crops(np.zeros((2, SIZE, SIZE, 3), np.uint8), "happy")
+    assert out.shape == (2, SIZE, SIZE, 3)
