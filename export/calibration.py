@@ -61,16 +61,21 @@ def folder_samples(meta: ModelMeta, folder: str | Path, limit: int) -> Samples:
 
 
 def synth_samples(meta: ModelMeta, count: int, seed: int = 0) -> Samples:
-    """SynthFaces renders (the project's procedural faces), when that module is installed."""
+    """SynthFaces renders (the project's procedural faces) of held-out identities, in the model's dataset style."""
     try:
-        from stargan_rt.synth import render_faces  # type: ignore[attr-defined]
+        from stargan_rt.synth import CELEBA_SIZE, RAFD_SIZE, identity_seed, render, sample_attributes
     except ImportError:
         raise BadInput(
             "INT8 calibration needs real face images: pass --calib DIR (a folder of face images), or --no-int8"
         ) from None
     s = meta.architecture.image_size
-    frames = np.stack([crop_resize(f, meta.preprocess, s) for f in render_faces(count, seed=seed)])
-    return Samples(to_tensor(frames, meta.preprocess), target_labels(meta, count), f"{count} SynthFaces renders")
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(count):
+        kind = "rafd" if meta.datasets[i % len(meta.datasets)].kind == "one_hot" else "celeba"
+        picture = render(identity_seed("heldout", seed, i), sample_attributes(rng, kind), RAFD_SIZE if kind == "rafd" else CELEBA_SIZE)
+        frames.append(crop_resize(picture, meta.preprocess, s))
+    return Samples(to_tensor(np.stack(frames), meta.preprocess), target_labels(meta, count), f"{count} SynthFaces renders")
 
 
 def real_samples(meta: ModelMeta, folder: str | Path | None, count: int) -> Samples:

@@ -5,6 +5,8 @@ Tiny on purpose (conv_dim 8, repeat 2, 32x32): the whole export suite runs in we
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +36,22 @@ def make_bundle(path: Path, seed: int = 0) -> Path:
     return save_bundle(path, tiny_meta(), generator_state_numpy(build_generator(TINY)))
 
 
-def stargan_rt(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the real command line, as a user would."""
+def stargan_rt_process(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a new process, as a user would."""
     return subprocess.run([sys.executable, "-m", "stargan_rt.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def stargan_rt(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The command line's main() in this process (no interpreter + torch start-up per call): exit code and output."""
+    from stargan_rt.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(list(map(str, args)), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +84,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory, bundle: Path, faces_dir: 
     """One full `stargan-rt export` (float, frames, FP16, INT8, Triton) shared by the tests that inspect its output."""
     root = tmp_path_factory.mktemp("export")
     out, triton = root / "out", root / "triton"
-    r = stargan_rt("export", bundle, "-o", out, "--calib", faces_dir, "--batch", "1:2:4", "--triton", triton)
+    r = stargan_rt_process("export", bundle, "-o", out, "--calib", faces_dir, "--batch", "1:2:4", "--triton", triton)
     assert r.returncode == 0, r.stderr
     return out, triton, r
 
