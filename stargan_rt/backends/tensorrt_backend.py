@@ -51,7 +51,7 @@ def _available() -> tuple[bool, str]:
         trt = require("tensorrt", "the TensorRT backend")
         require("pycuda.driver", "the TensorRT backend")
     except MissingDependency as exc:
-        return False, str(exc).split(";")[0]
+        return False, str(exc)
     return True, f"TensorRT {trt.__version__} with pycuda"
 
 

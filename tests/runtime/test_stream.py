@@ -251,3 +251,13 @@ def test_a_virtual_camera_without_pyvirtualcam_is_one_clear_line(tiny_models, tm
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
     assert "pyvirtualcam" in err.strip().splitlines()[-1]
+
+
+def test_the_overlay_shows_fps_latency_and_the_target_on_the_output():
+    tr = _translator(0.0)
+    plain, shown = ListSink(), ListSink()
+    run_stream(FakeCamera(100.0, 0.1), tr, plain, Controls(tr.labels, "Male"))
+    run_stream(FakeCamera(100.0, 0.1), tr, shown, Controls(tr.labels, "Male"), overlay=True)
+    # identity model: without the overlay a frame is unchanged; with it the top-left corner carries text
+    assert len(set(np.unique(plain.frames[-1]))) == 1
+    assert len(set(np.unique(shown.frames[-1][:10]))) > 1
