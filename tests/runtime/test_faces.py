@@ -83,7 +83,7 @@ def test_paste_clips_a_square_that_runs_off_the_frame():
 
 
 def test_feather_mask_is_one_inside_and_fades_to_zero_at_the_edges():
-    m = feather_mask(50, 40, 0.2)[..., 0]
+    m = feather_mask(50, 40, 0.2)
     assert m.shape == (40, 50)
     assert m[20, 25] == 1.0 and m[0, 0] < 0.02 and m[20, 0] < 0.02
     assert np.all(np.diff(m[20, :25]) >= 0)  # monotone ramp from the edge inwards
