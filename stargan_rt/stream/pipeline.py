@@ -12,6 +12,10 @@ translates frame k+1 while the sink writes frame k (inference and output overlap
 worker, which makes a live source drop more, rather than building a backlog.
 
 The sink runs in the calling thread because GUI toolkits want imshow/waitKey on one thread.
+
+Stages (StageTimer, ms): capture = time inside source.read() (for a camera, or a file played in real time, it
+includes waiting for the next frame); detect / preprocess / infer / paste = Translator.translate_frame;
+output = sink.write; latency = from the end of source.read() to the end of sink.write for each frame shown.
 """
 
 from __future__ import annotations
