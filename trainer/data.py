@@ -80,9 +80,9 @@ class FaceDataset(Dataset):
         x = torch.from_numpy(to_tensor(img[None], self.preprocess)[0])
         return x, torch.from_numpy(self.labels[i]), skipped
 
-    def cache_in_memory(self, threads: int = 8) -> None:
+    def cache_in_memory(self) -> None:
         """Decode and crop every image once (OpenCV releases the GIL, so threads help)."""
-        s = self.image_size
+        s, threads = self.image_size, min(32, os.cpu_count() or 1)
         cache = np.zeros((len(self), s, s, 3), np.uint8)
         readable = np.zeros(len(self), bool)
 
@@ -153,9 +153,10 @@ def _worker_init(_: int) -> None:
 
 def make_loader(ds: FaceDataset, cfg: TrainConfig, start_iter: int, rank: int, world: int, pin_memory: bool) -> DataLoader:
     sampler = IterationSampler(len(ds), cfg.batch_size, cfg.seed, start_iter, rank, world)
+    # Its own generator: creating the loader must not draw from the global RNG that training uses.
     return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.workers, collate_fn=collate, pin_memory=pin_memory,
                       worker_init_fn=_worker_init, persistent_workers=cfg.workers > 0,
-                      prefetch_factor=4 if cfg.workers > 0 else None)
+                      prefetch_factor=4 if cfg.workers > 0 else None, generator=torch.Generator().manual_seed(cfg.seed))
 
 
 # --- reading the on-disk formats -------------------------------------------------------------------------

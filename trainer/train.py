@@ -210,8 +210,11 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if cfg.cache_in_memory:
+        t = time.monotonic()
         for ds in datasets:
             ds.cache_in_memory()
+        if ddp.master:
+            print(f"cached {sum(map(len, datasets))} images in memory in {time.monotonic() - t:.1f} s", file=sys.stderr)
 
     layout = LabelLayout(datasets)
     g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
@@ -241,6 +244,12 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             seed_everything(cfg.seed + ddp.rank + 1_000_003 * start)
         resumed_state = None
 
+    if ddp.master:
+        sizes = ", ".join(f"{ds.domains.name} {len(ds)} images" for ds in datasets)
+        params = [sum(p.numel() for p in m.parameters()) / 1e6 for m in (g_raw, d_raw)]
+        print(f"training from iteration {start} on {sizes}; G {params[0]:.2f}M / D {params[1]:.2f}M parameters; "
+              f"{ddp.world} x {device}, amp {cfg.amp}, batch {cfg.batch_size} per process", file=sys.stderr)
+
     provenance_base = {
         "trained_by": "stargan-rt train",
         "command": " ".join(command) if command else " ".join(sys.argv),
@@ -259,7 +268,8 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     last_saved = start if cfg.resume else None
     stop_reason = "done"
     step = start
-    bar = tqdm(total=cfg.num_iters, initial=start, disable=not ddp.master, dynamic_ncols=True, desc="train")
+    bar = tqdm(total=cfg.num_iters, initial=start, disable=not ddp.master, dynamic_ncols=True, desc="train",
+               mininterval=0.1 if sys.stderr.isatty() else 15)  # a log file gets a line every 15 s, not a flood
 
     def log(message: str) -> None:
         if ddp.master:
