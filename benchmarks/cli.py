@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         "command": " ".join(["stargan-rt bench", *map(shlex.quote, sys.argv[2:] if _called_as_subcommand() else sys.argv[1:])]),
         "quick": bool(args.quick),
         "machine": report.machine_info(),
+        "load_average": {"start": report.load_average()},
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
                    "weights": weights_note, "architecture": asdict(meta.architecture)},
         "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
@@ -195,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         phase("generator", generator)
         phase("pipeline", pipeline)
     doc["phase_seconds"] = timings
+    doc["load_average"]["end"] = report.load_average()
     doc["goals"] = report.evaluate_goals(doc["generator"].get("rows", []), doc["pipeline"].get("rows", []),
                                          doc["pipeline"].get("config"))
     written = report.write_reports(doc, out)

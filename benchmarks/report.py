@@ -104,6 +104,23 @@ def _gpu() -> dict[str, Any] | None:
     return info
 
 
+def load_average() -> float | None:
+    """The 1-minute load average: other work on the machine skews every timing (a shared 2-core box especially)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def busy_warning(doc: dict[str, Any]) -> str | None:
+    cores = (doc.get("machine") or {}).get("usable_cores") or 1
+    loads = [v for v in (doc.get("load_average") or {}).values() if v is not None]
+    if loads and max(loads) > 0.5 * cores + 0.5:
+        return (f"the machine was busy (1-minute load average up to {max(loads):.1f} on {cores} cores): other processes "
+                "competed for the CPU, so these timings (and CPU-thread-sensitive ratios) are unreliable; rerun on an idle machine")
+    return None
+
+
 def machine_info() -> dict[str, Any]:
     libs = {d: _version(d) for d in ("stargan-rt", "torch", "onnxruntime", "onnxruntime-gpu", "onnx", "onnxconverter-common",
                                      "numpy", "opencv-python-headless", "opencv-python", "matplotlib", "tensorrt", "pycuda")}
@@ -289,6 +306,13 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- Commit: {m.get('git_commit') or 'unknown'}{' (with uncommitted changes)' if m.get('git_dirty') else ''}; "
         f"{doc['created']}; {'quick' if doc['quick'] else 'full'} run; weights: {doc['config'].get('weights')}",
         f"- Command: `{doc['command']}`",
+        f"- Phase seconds: {', '.join(f'{k} {v}' for k, v in (doc.get('phase_seconds') or {}).items()) or '–'}; "
+        f"1-minute load average at start / end: {' / '.join(str(v) for v in (doc.get('load_average') or {}).values()) or '–'}",
+    ]
+    warning = busy_warning(doc)
+    if warning:
+        lines += ["", f"**Warning: {warning}.**"]
+    lines += [
         "",
         "## Goals",
         "",
@@ -522,6 +546,9 @@ def summary(doc: dict[str, Any]) -> str:
             else:
                 lines.append(f"{r['variant'][:43]:<44}{r['faces']:>6}{r['mode']:>6}{_fmt(r.get('fps'), 1):>8}"
                              f"{_fmt(r.get('latency_p50_ms'), 0):>9}{r.get('dropped', 0):>9}  {r.get('bottleneck') or '–'}")
+    warning = busy_warning(doc)
+    if warning:
+        lines.append(f"WARNING: {warning}")
     for g in doc.get("goals", []):
         lines.append(f"[{g['status']}] {g['goal']} ({g['target']}): {g['measured']}")
     for k, v in (doc.get("phase_errors") or {}).items():
@@ -534,6 +561,9 @@ def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     if not docs:
         raise ValueError("nothing to merge")
     out: dict[str, Any] = {k: docs[0].get(k) for k in ("schema", "created", "machine", "quick")}
+    loads = [v for d in docs for v in (d.get("load_average") or {}).values() if v is not None]
+    out["load_average"] = {"max": max(loads)} if loads else {}
+    out["phase_seconds"] = {f"{k}": v for d in docs for k, v in (d.get("phase_seconds") or {}).items()}
     out["command"] = " ; ".join(d.get("command", "?") for d in docs)
     out["config"] = {**docs[0].get("config", {}), "merged": [d.get("config", {}) for d in docs]}
     out["floor"] = {"cost": [], "peaks": []}
