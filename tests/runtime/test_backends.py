@@ -1,7 +1,7 @@
 """Every registered backend passes the same contract (Polygraphy's lesson: an untested backend drifts).
 
 Backends that cannot run here (TensorRT, the CUDA ones) are listed and skipped with the reason their
-`available()` gives; on a GPU machine the same tests run them (see tests/runtime/gpu_check.sh).
+`available()` gives; on a GPU machine the same tests run them (see benchmarks/gpu_check.sh).
 """
 
 from __future__ import annotations

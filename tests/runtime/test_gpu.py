@@ -1,6 +1,6 @@
 """GPU paths of the runtime: PyTorch CUDA FP16 with CUDA graphs, and whatever GPU backends exist.
 
-Skipped with a reason where there is no CUDA. On a GPU machine run tests/runtime/gpu_check.sh (it runs
+Skipped with a reason where there is no CUDA. On a GPU machine run benchmarks/gpu_check.sh (it runs
 `pytest -m gpu` plus the backend contract suite, whose CUDA cases then run instead of skipping).
 """
 
