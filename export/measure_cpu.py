@@ -141,18 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     model = generator_to_onnx(generator, meta)
     print(f"exported ONNX in {time.perf_counter() - t:.1f} s", flush=True)
-    runners = {k: v for k, v in torch_runners(generator).items()}
-    runners["ort fp32 (ORT_ENABLE_ALL)"] = ort_runner(model, args.threads, "all")
-    runners["ort fp32 (ORT_ENABLE_BASIC)"] = ort_runner(model, args.threads, "basic")
-    if args.threads > 1:
-        runners["ort fp32 (ORT_ENABLE_ALL, 1 thread)"] = ort_runner(model, 1, "all")
-    runners["ort fp16 onnx"] = ort_runner(float_to_fp16(model), args.threads)
+    builders: dict[str, Callable[[], Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
+        "ort fp32 (ORT_ENABLE_ALL)": lambda: ort_runner(model, args.threads, "all"),
+        "ort fp32 (ORT_ENABLE_BASIC)": lambda: ort_runner(model, args.threads, "basic"),
+        "ort fp32 (ORT_ENABLE_ALL, 1 thread)": lambda: ort_runner(model, 1, "all"),
+        "ort fp16 onnx": lambda: ort_runner(float_to_fp16(model), args.threads),
+    }
     for name, recipe in INT8_RECIPES.items():
-        if want(name):
+        builders[name] = lambda recipe=recipe: ort_runner(float_to_int8(model, calib, recipe), args.threads)
+    runners = {k: v for k, v in torch_runners(generator).items() if want(k) or k == "torch eager fp32"}
+    for name, build in builders.items():
+        if want(name) and not (args.threads == 1 and "1 thread" in name):
             t = time.perf_counter()
-            runners[name] = ort_runner(float_to_int8(model, calib, recipe), args.threads)
-            print(f"quantised {name} in {time.perf_counter() - t:.1f} s", flush=True)
-    variants = [Variant(k, v, []) for k, v in runners.items() if want(k) or k == "torch eager fp32"]
+            runners[name] = build()
+            print(f"prepared {name} in {time.perf_counter() - t:.1f} s", flush=True)
+    variants = [Variant(k, v, []) for k, v in runners.items()]
 
     reference = runners["torch eager fp32"]
     for v in variants:  # quality on held-out real images, one image at a time

@@ -120,14 +120,14 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
         if d["max_abs_grey_levels"] > 1:
             raise BadModel(f"frames model differs from the float model by {d['max_abs_grey_levels']} grey levels (> 1)")
 
+        calib, evaluation = real.split() if real is not None else (None, None)
         reference = ort_session(model)
         half = float_to_fp16(model)
         _save(tmp / FP16, half, report)
-        report.checks["fp16_vs_fp32"] = _quality(FP16, reference, ort_session(half), real, meta, report, step)
+        report.checks["fp16_vs_fp32"] = _quality(FP16, reference, ort_session(half), evaluation, meta, report, step)
 
         if opts.int8:
-            assert real is not None
-            calib, evaluation = real.split()
+            assert calib is not None
             step(f"calibrating INT8 on {calib.source}")
             recipe = Int8Recipe()
             q = float_to_int8(model, calib, recipe)
@@ -138,7 +138,7 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
             }
 
         if opts.engine:
-            _engine(tmp, out, meta, opts, report, step, real)
+            _engine(tmp, out, meta, opts, report, step, evaluation)
         if opts.ort_tensorrt:
             from .ort_tensorrt import warm_cache
 

@@ -85,6 +85,7 @@ def test_engine_without_tensorrt(tmp_path, bundle):
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_failure_midway_keeps_the_previous_export_intact(tmp_path, bundle, exported, faces_dir, monkeypatch):
     import export.int8
     from stargan_rt.errors import BadModel

@@ -61,3 +61,19 @@ def test_int8_without_real_images_is_refused(tmp_path, bundle, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "stargan_rt.synth", None)  # as if SynthFaces were absent
     with pytest.raises(BadInput, match="--calib DIR"):
         calibration.real_samples(load_meta(bundle), None, 8)
+
+
+@pytest.mark.slow
+def test_a_variant_below_the_quality_threshold_gets_a_loud_warning(tmp_path, bundle, faces_dir, monkeypatch):
+    import export.pipeline as pipeline
+
+    from conftest import stargan_rt
+
+    monkeypatch.setattr(pipeline, "MIN_PSNR_DB", 200.0)  # no lossy variant reaches 200 dB: each one must warn
+    r = stargan_rt("export", bundle, "-o", tmp_path / "out", "--calib", faces_dir)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("WARNING:")]
+    assert any("generator_int8.onnx" in w and "dB PSNR" in w for w in warnings)
+    assert any("generator_fp16.onnx" in w for w in warnings)
+    report = __import__("json").loads((tmp_path / "out" / "export_report.json").read_text())
+    assert len(report["warnings"]) == len(warnings) == 2

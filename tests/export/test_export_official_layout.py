@@ -25,6 +25,7 @@ def official_checkpoint(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_official_layout_checkpoint_imports_exports_and_matches_pytorch(tmp_path):
     pytest.importorskip("trainer.official", reason="the importer (trainer engineer) is not in this tree")
     from trainer.official import import_official

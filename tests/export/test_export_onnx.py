@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -51,6 +53,7 @@ def test_onnx_matches_pytorch_at_batch_1_and_3_on_fresh_inputs(exported, bundle)
         assert np.abs(got - want).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_instance_norm_uses_per_image_statistics_not_the_checkpoint_running_stats(tmp_path):
     """The official checkpoints carry running statistics that give garbage when used (yunjey/stargan#102)."""
     from export.to_onnx import generator_to_onnx

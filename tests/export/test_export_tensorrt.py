@@ -62,6 +62,7 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _stubs_dir(tmp_path_factory.mktemp("mypy"))
 
 
+@pytest.mark.slow
 def test_tensorrt_code_type_checks_against_tensorrt_stubs(stubs):
     r = _mypy(stubs, *TENSORRT_FILES)
     assert r.returncode == 0, r.stdout + r.stderr
