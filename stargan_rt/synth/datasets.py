@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 from ..atomic import atomic_directory
 from ..errors import BadInput
 from .attributes import CELEBA_ATTRIBUTES, EXPRESSIONS, Attributes, sample_attributes
+from .batch import parallel_map
 from .identity import identity_seed, make_identity
 from .render import CELEBA_SIZE, RAFD_SIZE, RENDERER_VERSION, render
 
@@ -79,33 +79,14 @@ def _render_one(job: tuple[str, Item, tuple[int, int], int]) -> dict[str, Any]:
     return _record(item)
 
 
-def _init_worker() -> None:
-    cv2.setNumThreads(1)  # the processes are the parallelism
-
-
 def render_items(root: Path, items: Sequence[Item], size: tuple[int, int], workers: int, quality: int = 95,
                  progress: bool = True) -> tuple[list[dict[str, Any]], float]:
     """Render and write every item under root; returns their metadata records and the images per second."""
-    from tqdm import tqdm
-
     for d in {os.path.dirname(it.file) for it in items}:
         (root / d).mkdir(parents=True, exist_ok=True)
-    jobs = [(str(root), it, size, quality) for it in items]
     start = time.perf_counter()
-    records = []
-    with tqdm(total=len(jobs), unit="img", desc="rendering", disable=not progress, dynamic_ncols=True) as bar:
-        if workers <= 1:
-            _init_worker()
-            results: Iterator[dict[str, Any]] = map(_render_one, jobs)
-            for r in results:
-                records.append(r)
-                bar.update()
-        else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
-                for r in pool.map(_render_one, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8)))):
-                    records.append(r)
-                    bar.update()
-    return records, len(jobs) / max(time.perf_counter() - start, 1e-9)
+    records = list(parallel_map(_render_one, [(str(root), it, size, quality) for it in items], workers, progress))
+    return records, len(items) / max(time.perf_counter() - start, 1e-9)
 
 
 def _check_target(out: Path, overwrite: bool) -> None:

@@ -147,5 +147,7 @@ def blend(img: np.ndarray, cover: Patch, colour: np.ndarray | float | Patch) -> 
     """Blend `colour` (BGR, or a texture Patch) into `img` in place, weighted by a coverage Patch."""
     x0, y0, x1, y1 = cover.box
     target = img[y0:y1, x0:x1]
-    col = colour.over(cover.box) if isinstance(colour, Patch) else colour
-    target += cover.data[..., None] * (col - target)
+    col = colour.over(cover.box) if isinstance(colour, Patch) else np.asarray(colour, np.float32)
+    step = col - target  # one temporary, updated in place
+    step *= cover.data[..., None]
+    target += step

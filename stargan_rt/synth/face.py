@@ -40,7 +40,7 @@ class Expression:
 
 
 NEUTRAL = Expression()
-SMILE = Expression(eye_lower=0.75, mouth_width=1.15, lift=(0.09, 0.09), gap=0.09, teeth=True, cheeks=0.6)
+SMILE = Expression(eye_lower=0.75, mouth_width=1.22, lift=(0.11, 0.11), gap=0.11, teeth=True, cheeks=0.8)
 EXPRESSION_LOOKS = {
     "neutral": NEUTRAL,
     "happy": Expression(brow_raise=0.02, eye_upper=0.85, eye_lower=0.35, mouth_width=1.28, lift=(0.15, 0.15),
@@ -76,7 +76,7 @@ def skin_colour(ident: Identity, attrs: Attributes) -> np.ndarray:
     if attrs.pale_skin:
         s += (PALE_SKIN - s) * 0.72
     if not attrs.young:
-        s = (s + (s.mean() - s) * 0.3) * np.array([0.9, 0.95, 0.97], np.float32)
+        s = (s + (s.mean() - s) * 0.4) * np.array([0.88, 0.93, 0.95], np.float32)
     return s
 
 
@@ -218,38 +218,38 @@ class _Painter:
         k = i.wrinkles
         clip = self.face_mask
         brow_y = i.eye_y - i.brow_gap
-        for j in range(3):  # forehead lines
-            y = brow_y - 0.17 - 0.08 * j
-            self.paint(through((-0.42 + 0.05 * j, y + 0.02), (0, y - 0.015), (0.42 - 0.05 * j, y + 0.02)), line,
-                       alpha=0.35 * k, width=0.022, closed=False, soft=0.012, clip=clip)
+        forehead = [through((-0.42 + 0.05 * j, y + 0.02), (0, y - 0.015), (0.42 - 0.05 * j, y + 0.02))
+                    for j, y in enumerate(brow_y - 0.17 - 0.08 * np.arange(3))]
+        self.paint(forehead, line, alpha=0.5 * k, width=0.026, closed=False, soft=0.012, clip=clip)
+        lower_jaw = self.head.outline()
+        lower_jaw = lower_jaw[lower_jaw[:, 1] > 0.25]
+        lower_jaw = lower_jaw[np.argsort(np.arctan2(lower_jaw[:, 1], lower_jaw[:, 0]))]
+        self.paint(lower_jaw, self.skin * 0.6, alpha=0.35 * k, width=0.22, closed=False, soft=0.08, clip=clip)
         for side in (-1, 1):
             s = side
             ex, ew = s * i.eye_x, i.eye_w
             lower = through((ex - s * ew * 0.5, i.eye_y + 0.01), (ex, i.eye_y + 0.1), (ex + s * ew * 0.5, i.eye_y + 0.0))
-            bag = np.concatenate([lower, through((ex + s * ew * 0.5, i.eye_y + 0.0), (ex, i.eye_y + 0.2),
+            bag = np.concatenate([lower, through((ex + s * ew * 0.5, i.eye_y + 0.0), (ex, i.eye_y + 0.25),
                                                  (ex - s * ew * 0.5, i.eye_y + 0.01))])
-            self.paint(bag, np.clip(self.skin * [0.75, 0.62, 0.68], 0, 1), alpha=0.55 * k, soft=0.025, clip=clip)
+            self.paint(bag, np.clip(self.skin * [0.66, 0.52, 0.6], 0, 1), alpha=0.8 * k, soft=0.025, clip=clip)
             self.paint(through((ex - s * ew * 0.35, i.eye_y + 0.13), (ex, i.eye_y + 0.19), (ex + s * ew * 0.45, i.eye_y + 0.1)),
                        line, alpha=0.45 * k, width=0.02, closed=False, soft=0.01, clip=clip)
-            for a in (-0.35, 0.0, 0.35):  # crow's feet
-                ox = ex + s * ew * 0.55
-                d = np.array([np.cos(a) * s, np.sin(a)]) * 0.11
-                self.paint(np.array([[ox + 0.02 * s, i.eye_y], [ox + d[0] + 0.02 * s, i.eye_y + d[1]]]), line,
-                           alpha=0.4 * k, width=0.016, closed=False, soft=0.008, clip=clip)
+            ox = ex + s * ew * 0.55 + 0.02 * s
+            feet = [np.array([[ox, i.eye_y], [ox + 0.11 * np.cos(a) * s, i.eye_y + 0.11 * np.sin(a)]])
+                    for a in (-0.35, 0.0, 0.35)]  # crow's feet
+            self.paint(feet, line, alpha=0.4 * k, width=0.016, closed=False, soft=0.008, clip=clip)
             mw = i.mouth_w / 2
             nx = s * (i.nose_w / 2 + 0.05)
             fold = through((nx, i.nose_y - 0.02), (s * (mw + 0.03), (i.nose_y + i.mouth_y) / 2 + 0.02),
                            (s * (mw + 0.07), i.mouth_y + 0.08))
-            self.paint(fold, line, alpha=0.55 * k, width=0.04, closed=False, soft=0.025, clip=clip)
+            self.paint(fold, line, alpha=0.75 * k, width=0.055, closed=False, soft=0.025, clip=clip)
             self.paint(np.array([[s * (mw + 0.02), i.mouth_y + 0.06], [s * (mw - 0.01), i.mouth_y + 0.3]]), line,
                        alpha=0.35 * k, width=0.03, closed=False, soft=0.02, clip=clip)
             spots = self.rng(3 + side)
-            for _ in range(3):  # age spots
-                cx, cy = s * spots.uniform(0.3, 0.75), spots.uniform(-0.7, 0.6)
-                self.paint(ellipse(cx, cy, 0.035, 0.03, 12), self.skin * 0.7, alpha=0.35 * k, soft=0.015, clip=clip)
-        for s in (-1, 1):  # frown lines between the brows
-            self.paint(np.array([[s * 0.05, brow_y - 0.06], [s * 0.07, brow_y + 0.08]]), line, alpha=0.25 * k,
-                       width=0.018, closed=False, soft=0.01, clip=clip)
+            self.paint([ellipse(s * spots.uniform(0.3, 0.75), spots.uniform(-0.7, 0.6), 0.035, 0.03, 12) for _ in range(3)],
+                       self.skin * 0.7, alpha=0.35 * k, soft=0.015, clip=clip)
+        frown = [np.array([[s * 0.05, brow_y - 0.06], [s * 0.07, brow_y + 0.08]]) for s in (-1, 1)]
+        self.paint(frown, line, alpha=0.25 * k, width=0.018, closed=False, soft=0.01, clip=clip)
 
     # --- features --------------------------------------------------------------------------------------------
     def nose(self) -> None:
@@ -302,7 +302,9 @@ class _Painter:
         self.paint(xy(up_in), lip * 0.45, alpha=0.7, width=0.014, closed=False, soft=0.004)
         for s, yc in ((-1, y_l), (1, y_r)):
             self.paint(ellipse(s * mw, yc, 0.025, 0.018, 12), self.skin * 0.5, alpha=0.45, soft=0.012)
-        if e.cheeks:
+        if e.cheeks:  # raised cheeks: a highlight on each, and smile lines from the nose to the mouth corners
+            self.paint([ellipse(s * 0.5, i.nose_y + 0.02, 0.2, 0.13) for s in (-1, 1)], WHITE, alpha=0.14 * e.cheeks,
+                       soft=0.07, clip=self.face_mask)
             for s in (-1, 1):
                 self.paint(through((s * (i.nose_w / 2 + 0.04), i.nose_y), (s * (mw + 0.06), my - 0.1),
                                    (s * (mw + 0.07), my + 0.05)), self.skin * 0.6, alpha=0.45 * e.cheeks, width=0.035,
@@ -331,9 +333,8 @@ class _Painter:
         self.paint(lower, lid, alpha=0.35, width=0.012, closed=False, soft=0.004)
         self.paint(upper - (0, 0.05 + 0.25 * up), self.skin * 0.55, alpha=0.35, width=0.016, closed=False, soft=0.008)
         if not a.male:  # eyelashes on the outer half of the upper lid
-            for t in (0.6, 0.75, 0.9, 1.0):
-                p = upper[int(t * (len(upper) - 1))]
-                self.paint(np.array([p, p + (s * 0.04, -0.035)]), lid * 0.6, width=0.014, closed=False)
+            lashes = [np.array([p, p + (s * 0.04, -0.035)]) for p in upper[[11, 14, 17, 19]]]
+            self.paint(lashes, lid * 0.6, width=0.014, closed=False)
 
     def brow(self, s: int) -> None:
         i, e, a = self.ident, self.expr, self.attrs
@@ -362,27 +363,28 @@ class _Painter:
     def strands(self, style: Hairstyle, box: Box) -> np.ndarray:
         """Luminance pattern of hair strands (around 1) over `box`, fixed by the identity."""
         r = self.rng(6)
-        canvas = np.full((box[3] - box[1], box[2] - box[0]), 128, np.uint8)
+        n, k = 110, 10
+        # From the parting, sideways then falling: gravity bends each strand toward straight down.
+        a0 = r.uniform(-0.15 * np.pi, 1.15 * np.pi, (n, 1))
+        steps = np.linspace(0, 1, k)[None, :] * r.uniform(1.6, 2.8, (n, 1))
+        angs = a0 + (np.pi / 2 - a0) * (1 - np.exp(-steps / r.uniform(0.6, 1.2, (n, 1))))
+        seg = np.diff(steps, axis=1, prepend=0.0)
         crown = np.array([style.part * 0.35, -self.head.top - 0.1])
-        lines = []
-        for _ in range(110):  # from the parting, sideways then falling (gravity bends them down)
-            a0 = r.uniform(-0.15 * np.pi, 1.15 * np.pi)
-            steps = np.linspace(0, r.uniform(1.6, 2.8), 10)
-            angs = a0 + (np.pi / 2 - a0) * (1 - np.exp(-steps / r.uniform(0.6, 1.2)))
-            pts = crown + np.cumsum(np.stack([np.cos(angs), np.sin(angs)], 1) * np.diff(steps, prepend=0)[:, None], 0)
-            lines.append((pts, r.integers(70, 190)))
-        if style.length is not None:
-            for _ in range(70):
-                x0 = r.choice([-1, 1]) * r.uniform(0.5, style.width)
-                ys = np.linspace(-0.4, style.length, 10)
-                xs = x0 + style.wave * np.sin(ys * 6 + r.uniform(0, 6)) + r.uniform(-0.1, 0.1) * ys / 3
-                lines.append((np.stack([xs, ys], 1), r.integers(70, 190)))
+        curves = crown + np.cumsum(np.stack([np.cos(angs), np.sin(angs)], -1) * seg[..., None], axis=1)
+        values = r.integers(70, 190, n)
+        if style.length is not None:  # long hair: locks falling from the sides to the ends
+            m = 70
+            x0 = r.choice([-1, 1], (m, 1)) * r.uniform(0.5, style.width, (m, 1))
+            ys = np.broadcast_to(np.linspace(-0.4, style.length, k), (m, k))
+            xs = x0 + style.wave * np.sin(ys * 6 + r.uniform(0, 6, (m, 1))) + r.uniform(-0.1, 0.1, (m, 1)) * ys / 3
+            curves = np.concatenate([curves, np.stack([xs, ys], -1)])
+            values = np.concatenate([values, r.integers(70, 190, m)])
+        pts = np.round((self.P(curves.reshape(-1, 2)) - box[:2]) * 16).astype(np.int32).reshape(len(curves), k, 2)
+        canvas = np.full((box[3] - box[1], box[2] - box[0]), 128, np.uint8)
         width = max(1, int(round(self.u * 0.014)))
-        pts = np.round((self.P(np.concatenate([p for p, _ in lines])) - box[:2]) * 16).astype(np.int32)
-        start = 0
-        for p, v in lines:
-            cv2_polylines(canvas, pts[start : start + len(p)], int(v), width)
-            start += len(p)
+        levels = (values - 70) // 20  # strands drawn in six brightness groups: six OpenCV calls
+        for level in np.unique(levels):
+            cv2_polylines(canvas, list(pts[levels == level]), int(80 + 20 * level), width)
         return cv2_blur(canvas.astype(np.float32) / 128.0, self.u * 0.006)
 
     def glasses(self) -> None:
@@ -467,7 +469,7 @@ def cv2_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(a, (0, 0), max(sigma, 0.3))
 
 
-def cv2_polylines(canvas: np.ndarray, pts: np.ndarray, value: int, width: int) -> None:
+def cv2_polylines(canvas: np.ndarray, curves: list[np.ndarray], value: int, width: int) -> None:
     import cv2
 
-    cv2.polylines(canvas, [pts], False, value, width, cv2.LINE_AA, shift=4)
+    cv2.polylines(canvas, curves, False, value, width, cv2.LINE_AA, shift=4)
