@@ -59,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modes", type=_names, help="pipeline modes: max (as fast as possible), live (paced like a camera)")
     p.add_argument("--video", help="a video for the one-face pipeline runs (default: one is rendered)")
     p.add_argument("--frame-size", default="640x480", help="size of the rendered pipeline videos (default 640x480)")
+    p.add_argument("--video-source", choices=("auto", "synth", "drawn"), default="auto",
+                   help="rendered videos: SynthFaces clips (synth), OpenCV-drawn faces (drawn), synth when installed (auto)")
     p.add_argument("--conv-dim", type=int, help="generator width (default: 64, the official one; small values for tests)")
     p.add_argument("--repeat-num", type=int, help="residual blocks (default: 6, the official number)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: the libraries' own, all cores)")
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from . import report
     from .floor import generator_cost, measure_peaks
     from .generator import GeneratorConfig, run_generator
+    from .inputs import crops_source
     from .pipeline import PipelineConfig, run_pipeline
     from .timing import Budget
     from .variants import Workspace, official_meta, random_weights, select
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     )
     pipe_cfg = PipelineConfig(
         faces=args.faces or (1, 3), frames=args.frames or (60 if args.quick else 300), width=width, height=height,
-        size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video,
+        size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video, video_source=args.video_source,
         threads=args.threads, deadline=deadline,
     )
     doc: dict[str, Any] = {
@@ -151,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         "machine": report.machine_info(),
         "load_average": {"start": report.load_average()},
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
-                   "weights": weights_note, "architecture": asdict(meta.architecture)},
+                   "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
         "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}

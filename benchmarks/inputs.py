@@ -1,13 +1,14 @@
-"""Inputs the benchmarks feed the models: face crops and a face video, made here without any download.
+"""Inputs the benchmarks feed the models: face crops and face videos, made here without any download.
 
-SynthFaces (stargan_rt.synth, the project's renderer) is used when it provides what is needed; otherwise a
-simple face is drawn with OpenCV (skin ellipse, hair, eyes, brows, nose, mouth) that OpenCV's Haar cascade
-detects, so the streaming pipeline has faces to find either way.
+SynthFaces (stargan_rt.synth, the project's renderer) is used when it is there and gives what is needed;
+otherwise a simple face is drawn with OpenCV (skin ellipse, hair, eyes, brows, nose, mouth) that OpenCV's Haar
+cascade detects, so the streaming pipeline has faces to find either way. Each function says which it used.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -36,8 +37,43 @@ def background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(noise, (0, 0), max(2.0, min(h, w) / 30))
 
 
+_RENDERS: dict[tuple[int, int], np.ndarray] = {}  # (identity, seed) -> SynthFaces render, reused across sizes
+
+
+def synth_crops(n: int, size: int, seed: int = 0) -> np.ndarray | None:
+    """n SynthFaces people (held-out identities) framed as CelebA training images, or None without SynthFaces."""
+    try:
+        from stargan_rt.synth import CELEBA_SIZE, identity_seed, render, sample_attributes
+    except ImportError:
+        return None
+    from stargan_rt.bundle import Preprocess
+    from stargan_rt.images import crop_resize
+
+    crops = []
+    for i in range(n):
+        if (i, seed) not in _RENDERS:
+            attrs = sample_attributes(np.random.default_rng([seed, i]), "celeba")
+            _RENDERS[(i, seed)] = render(identity_seed("heldout", 7000 + seed, i), attrs, CELEBA_SIZE)
+        crops.append(crop_resize(_RENDERS[(i, seed)], Preprocess(), size))
+    return np.stack(crops)
+
+
 def face_crops(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """n different face crops, uint8 BGR (n, size, size, 3), as the generator's input would be."""
+    """n different face crops, uint8 BGR (n, size, size, 3): SynthFaces when available, else drawn faces."""
+    synth = synth_crops(n, size, seed)
+    return synth if synth is not None else drawn_crops(n, size, seed)
+
+
+def crops_source() -> str:
+    try:
+        import stargan_rt.synth  # noqa: F401
+    except ImportError:
+        return "faces drawn with OpenCV"
+    return "SynthFaces renders (held-out identities), CelebA framing"
+
+
+def drawn_crops(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """n different drawn face crops, uint8 BGR (n, size, size, 3)."""
     rng = np.random.default_rng(seed)
     crops = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
@@ -56,28 +92,78 @@ def face_inputs(n: int, size: int, c_dim: int, seed: int = 0) -> tuple[np.ndarra
     return x, c
 
 
-def write_face_video(path: str | Path, *, frames: int, faces: int, width: int = 640, height: int = 480,
-                     fps: float = 30.0, seed: int = 0) -> Path:
-    """An MJPG .avi of `faces` faces drifting over a background (OpenCV can always write MJPG)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    bg = background(height, width, rng)
+def _layout(faces: int) -> tuple[int, int]:
     cols = int(np.ceil(np.sqrt(faces)))
-    rows = int(np.ceil(faces / cols))
-    s = int(min(width / cols, height / rows) * 0.55)
-    centres = [((2 * (i % cols) + 1) * width // (2 * cols), (2 * (i // cols) + 1) * height // (2 * rows)) for i in range(faces)]
+    return cols, int(np.ceil(faces / cols))
+
+
+def face_video(path: str | Path, *, frames: int, faces: int, width: int = 640, height: int = 480,
+               fps: float = 30.0, seed: int = 0, source: str = "auto") -> tuple[Path, str]:
+    """A video of `faces` moving people and what made it.
+
+    source "synth" (or "auto" where SynthFaces is installed): one SynthFaces clip (a person moving, turning,
+    changing light) per tile of a grid, so any number of faces fits in the frame. "drawn" (or "auto" without
+    SynthFaces): faces drawn with OpenCV, which the Haar detector finds in every frame.
+    """
+    path = Path(path)
+    if source not in ("auto", "synth", "drawn"):
+        raise ValueError(f"unknown video source {source!r}")
+    drawn = lambda why: (  # noqa: E731
+        write_face_video(path, frames=frames, faces=faces, width=width, height=height, fps=fps, seed=seed), f"drawn faces{why}")
+    if source == "drawn":
+        return drawn("")
+    try:
+        from stargan_rt.synth.video import video_frames
+    except ImportError as exc:
+        if source == "synth":
+            raise
+        return drawn(f" (no SynthFaces: {exc})")
+    cols, rows = _layout(faces)
+    tw, th = width // cols, height // rows
+    clips = [video_frames(frames / fps, (tw, th), fps, faces=1, seed=seed + j) for j in range(faces)]
+    canvas = background(height, width, np.random.default_rng(seed))
+    _write(path, fps, width, height, (_mosaic(canvas, [next(c)[0] for c in clips], cols, tw, th) for _ in range(frames)))
+    return path, "SynthFaces clips" + (f", {cols}x{rows} grid" if faces > 1 else "")
+
+
+def _mosaic(canvas: np.ndarray, tiles: list[np.ndarray], cols: int, tw: int, th: int) -> np.ndarray:
+    out = canvas.copy()
+    for j, tile in enumerate(tiles):
+        y, x = (j // cols) * th, (j % cols) * tw
+        out[y : y + th, x : x + tw] = tile
+    return out
+
+
+def _write(path: Path, fps: float, width: int, height: int, frames: Iterator[np.ndarray]) -> None:
+    """MJPG .avi (OpenCV's wheels can always write it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise OSError(f"OpenCV cannot write a video at {path}")
     try:
-        for t in range(frames):
-            img = bg.copy()
-            for i, (cx, cy) in enumerate(centres):
-                dx = int(0.08 * s * np.sin(2 * np.pi * (t / 60 + i / faces)))
-                dy = int(0.05 * s * np.cos(2 * np.pi * (t / 90 + i / faces)))
-                draw_face(img, cx + dx, cy + dy, s, np.random.default_rng(seed + 10 + i))  # same person every frame
-            writer.write(img)
+        for frame in frames:
+            writer.write(frame)
     finally:
         writer.release()
+
+
+def write_face_video(path: str | Path, *, frames: int, faces: int, width: int = 640, height: int = 480,
+                     fps: float = 30.0, seed: int = 0) -> Path:
+    """An MJPG .avi of `faces` drawn faces drifting over a background."""
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    bg = background(height, width, rng)
+    cols, rows = _layout(faces)
+    s = int(min(width / cols, height / rows) * 0.55)
+    centres = [((2 * (i % cols) + 1) * width // (2 * cols), (2 * (i // cols) + 1) * height // (2 * rows)) for i in range(faces)]
+
+    def frame(t: int) -> np.ndarray:
+        img = bg.copy()
+        for i, (cx, cy) in enumerate(centres):
+            dx = int(0.08 * s * np.sin(2 * np.pi * (t / 60 + i / faces)))
+            dy = int(0.05 * s * np.cos(2 * np.pi * (t / 90 + i / faces)))
+            draw_face(img, cx + dx, cy + dy, s, np.random.default_rng(seed + 10 + i))  # same person every frame
+        return img
+
+    _write(path, fps, width, height, (frame(t) for t in range(frames)))
     return path

@@ -12,10 +12,11 @@ Two modes per video:
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class PipelineConfig:
     detector: str = "haar"
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
+    video_source: str = "auto"  # rendered videos: "synth" (SynthFaces), "drawn" (OpenCV), "auto" (synth if installed)
     threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults)
     deadline: float | None = None  # time.monotonic() after which no new run starts
 
@@ -53,6 +55,7 @@ class PipelineRow:
     faces: int
     mode: str
     describe: str = ""
+    video: str = ""  # where the video came from
     fps: float | None = None
     processed: int = 0
     captured: int = 0
@@ -106,14 +109,14 @@ class NullSink:
         pass
 
 
-def make_video(folder: Path, faces: int, cfg: PipelineConfig) -> Path:
-    """The benchmark video: the user's for one face when given, else faces drawn over a background."""
+def make_video(folder: Path, faces: int, cfg: PipelineConfig) -> tuple[Path, str]:
+    """The benchmark video and where it came from: the user's for one face when given, else a rendered one."""
     if cfg.video and faces == 1:
-        return Path(cfg.video)
-    from .inputs import write_face_video
+        return Path(cfg.video), f"given: {cfg.video}"
+    from .inputs import face_video
 
-    return write_face_video(folder / f"faces{faces}.avi", frames=cfg.frames, faces=faces, width=cfg.width,
-                            height=cfg.height, fps=cfg.fps)
+    return face_video(folder / f"faces{faces}.avi", frames=cfg.frames, faces=faces, width=cfg.width,
+                      height=cfg.height, fps=cfg.fps, source=cfg.video_source)
 
 
 def pipeline_variants(variants: list[Variant]) -> list[Variant]:
@@ -174,11 +177,14 @@ def bottleneck(stages: dict[str, dict[str, float]]) -> str | None:
     return f"worker: {max(work, key=lambda k: work[k])}" if slowest == "worker" and work else slowest
 
 
-def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace) -> list[PipelineRow]:
+def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace,
+                 log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> list[PipelineRow]:
     """Every runtime variant x face count x mode; a failing run is kept with its error."""
     chosen = [v for v in pipeline_variants(variants) if availability(v)[0]]
     rows: list[PipelineRow] = []
     videos = {n: make_video(ws.folder / "videos", n, cfg) for n in cfg.faces}
+    for n, (_, source) in videos.items():
+        log(f"pipeline video, {n} face(s): {source}")
     with progress(total=len(chosen) * len(cfg.faces) * len(cfg.modes), desc="pipeline", unit="run") as bar:
         for v in chosen:
             try:
@@ -196,7 +202,8 @@ def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace) ->
                         bar.update(1)
                         continue
                     try:
-                        rows.append(run_once(v, model, videos[n], n, mode, cfg))
+                        rows.append(run_once(v, model, videos[n][0], n, mode, cfg))
+                        rows[-1].video = videos[n][1]
                     except Exception as exc:  # noqa: BLE001
                         text = str(exc).strip().splitlines()
                         rows.append(PipelineRow(v.name, v.backend, v.device, n, mode,

@@ -304,7 +304,8 @@ def markdown(doc: dict[str, Any]) -> str:
         if gpu else "- GPU: none",
         f"- Libraries: {', '.join(f'{k} {v}' for k, v in m['libraries'].items())}",
         f"- Commit: {m.get('git_commit') or 'unknown'}{' (with uncommitted changes)' if m.get('git_dirty') else ''}; "
-        f"{doc['created']}; {'quick' if doc['quick'] else 'full'} run; weights: {doc['config'].get('weights')}",
+        f"{doc['created']}; {'quick' if doc['quick'] else 'full'} run; weights: {doc['config'].get('weights')}; "
+        f"inputs: {doc['config'].get('inputs', '?')}",
         f"- Command: `{doc['command']}`",
         f"- Phase seconds: {', '.join(f'{k} {v}' for k, v in (doc.get('phase_seconds') or {}).items()) or '–'}; "
         f"1-minute load average at start / end: {' / '.join(str(v) for v in (doc.get('load_average') or {}).values()) or '–'}",
@@ -364,7 +365,8 @@ def markdown(doc: dict[str, Any]) -> str:
     if pipe.get("rows"):
         cfg = pipe.get("config", {})
         lines += ["", "## End to end: the streaming pipeline", "",
-                  f"{cfg.get('width')}x{cfg.get('height')} video at {cfg.get('fps')} FPS, {cfg.get('frames')} frames, model {cfg.get('size')} px, "
+                  f"{cfg.get('width')}x{cfg.get('height')} video at {cfg.get('fps')} FPS, {cfg.get('frames')} frames "
+                  f"({_video_sources(pipe['rows'])}), model {cfg.get('size')} px, "
                   f"detector {cfg.get('detector')}, frames discarded after output. `max`: file read as fast as the pipeline goes "
                   "(capacity; latency includes the wait in the hand-off); `live`: paced at the video's frame rate like a camera "
                   "(capture time then includes waiting for the next frame).",
@@ -384,6 +386,11 @@ def markdown(doc: dict[str, Any]) -> str:
     if doc.get("phase_errors"):
         lines += ["", "## Phases that failed", ""] + [f"- {k}: {v}" for k, v in doc["phase_errors"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _video_sources(rows: list[dict[str, Any]]) -> str:
+    sources = sorted({(r["faces"], r.get("video") or "rendered") for r in rows})
+    return "; ".join(f"{faces} face(s): {video}" for faces, video in sources)
 
 
 # ----------------------------------------------------------------------------------------------------------

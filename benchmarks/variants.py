@@ -222,10 +222,23 @@ class Workspace:
         return self._by_size[size]
 
     def calib(self, size: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-        """INT8 calibration inputs: face crops other than the measured ones."""
-        from .inputs import face_inputs
+        """INT8 calibration inputs, other faces than the measured ones: what `stargan-rt export` calibrates on by
+        default (SynthFaces renders with the official test labels), or drawn faces where SynthFaces is absent."""
 
-        return lambda: face_inputs(self.calib_images, size, self.meta.label_dim, seed=self.seed + 1000)
+        def samples() -> tuple[np.ndarray, np.ndarray]:
+            try:
+                from export.calibration import synth_samples
+
+                s = synth_samples(at_size(self.meta, size), self.calib_images, seed=self.seed)
+                return s.x, s.c
+            except Exception:  # noqa: BLE001 - no SynthFaces here: drawn faces still calibrate on faces
+                from .inputs import drawn_crops
+                from stargan_rt.images import to_tensor
+
+                c = np.random.default_rng(self.seed + 1).integers(0, 2, (self.calib_images, self.meta.label_dim))
+                return to_tensor(drawn_crops(self.calib_images, size, self.seed + 1000)), c.astype(np.float32)
+
+        return samples
 
     def path(self, v: Variant, size: int) -> Path:
         return self.at(size).get(v.artifact, self.calib(size))

@@ -12,7 +12,7 @@ from benchmarks.timing import PSNR_CAP_DB
 
 TINY_RUN = [
     "--quick", "--conv-dim", "4", "--repeat-num", "1", "--sizes", "32", "--batches", "1,2", "--seconds", "0.05",
-    "--backends", "torch-cpu", "ort-cpu", "--faces", "1", "--frames", "6", "--frame-size", "320x240", "--threads", "1",
+    "--backends", "torch-cpu", "ort-cpu", "--faces", "1", "--frames", "6", "--frame-size", "320x240", "--video-source", "drawn", "--threads", "1",
 ]
 
 
