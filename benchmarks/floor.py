@@ -175,9 +175,10 @@ def measure_peaks(device: str, dtypes: tuple[str, ...], budget_s: float = 1.0, q
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     peaks: list[Peak] = []
-    jobs: list[tuple[str, Callable[[], Peak]]] = [
-        (f"matmul-{name}", lambda name=name: _matmul_peak(torch, device, name, sync, budget_s, quick)) for name in dtypes
-    ]
+    def matmul_job(name: str) -> Callable[[], Peak]:
+        return lambda: _matmul_peak(torch, device, name, sync, budget_s, quick)
+
+    jobs = [(f"matmul-{name}", matmul_job(name)) for name in dtypes]
     jobs.append(("copy", lambda: _copy_peak(torch, device, sync, budget_s)))
     for what, job in jobs:
         try:

@@ -13,8 +13,8 @@
 #   contract   the backend contract suite (tests/runtime/test_backends.py: torch-cuda runs where CUDA is)  (45)
 #   generator  measured peaks (fp32/tf32/fp16/bf16 matmul, copy) and the generator table on CUDA: eager FP32
 #              baseline, FP16 eager, FP16 + CUDA graphs, bf16 eager, bf16 + CUDA graphs; batch 1/4/16/64;
-#              128 and 256 px; CUDA-event compute apart from copies; PSNR against the baseline           (170)
-#   pipeline   the streaming pipeline on rendered 640x480 videos (1 and 3 faces), torch-cuda, max and live (80)
+#              128 and 256 px; CUDA-event compute apart from copies; PSNR against the baseline           (160)
+#   pipeline   the streaming pipeline on rendered 640x480 videos (1 and 3 faces), torch-cuda, max and live (90)
 #   report     one bench.json / bench.md / PNG plots in $OUT from the phases above                        (25)
 # Worst case 7.5 minutes (limits + 5 s kill grace each); typically much less. The short table is printed last.
 set -uo pipefail
@@ -117,12 +117,12 @@ fi
 
 # --- benchmarks -----------------------------------------------------------------------------------------------
 # --time-limit leaves each run time to write its report before the phase's own limit would kill it.
-GEN_S="${GPU_CHECK_GENERATOR_S:-170}"
-PIPE_S="${GPU_CHECK_PIPELINE_S:-80}"
+GEN_S="${GPU_CHECK_GENERATOR_S:-160}"
+PIPE_S="${GPU_CHECK_PIPELINE_S:-90}"
 run_phase generator "$GEN_S" "$PY" -m benchmarks --device cuda --phases floor,generator \
     --sizes 128,256 --batches 1,4,16,64 --seconds 0.5 --time-limit $((GEN_S - 25)) -o "$OUT/generator"
 run_phase pipeline "$PIPE_S" "$PY" -m benchmarks --device cuda --phases pipeline \
-    --faces 1,3 --frames 150 --modes max,live --frame-size 640x480 --time-limit $((PIPE_S - 20)) -o "$OUT/pipeline"
+    --faces 1,3 --frames 120 --modes max,live --frame-size 640x480 --time-limit $((PIPE_S - 20)) -o "$OUT/pipeline"
 
 # --- one report, then the short table LAST ---------------------------------------------------------------------
 REPORTS=()

@@ -137,7 +137,7 @@ def _mosaic(canvas: np.ndarray, tiles: list[np.ndarray], cols: int, tw: int, th:
 def _write(path: Path, fps: float, width: int, height: int, frames: Iterator[np.ndarray]) -> None:
     """MJPG .avi (OpenCV's wheels can always write it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     if not writer.isOpened():
         raise OSError(f"OpenCV cannot write a video at {path}")
     try:

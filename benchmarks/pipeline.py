@@ -75,8 +75,10 @@ class PipelineRow:
 class CountingRunner(Runner):
     """Passes calls through to a runner and counts the faces it translated (the pipeline counts calls only)."""
 
+    name = "counting"
+
     def __init__(self, inner: Runner):
-        self.inner, self.meta, self.name = inner, inner.meta, inner.name
+        self.inner, self.meta = inner, inner.meta
         self.faces = 0
 
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:

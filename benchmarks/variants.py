@@ -290,7 +290,7 @@ def bf16_cuda_model(meta: ModelMeta, weights: dict[str, np.ndarray]) -> Any:
 
     g = build_generator(meta.architecture)
     load_state(g, weights, "benchmark weights")
-    return g.to("cuda").to(torch.bfloat16).to(memory_format=torch.channels_last)
+    return g.to("cuda").to(torch.bfloat16).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 class DevicePath:
