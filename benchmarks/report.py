@@ -333,6 +333,7 @@ def markdown(doc: dict[str, Any]) -> str:
         for p in floor.get("peaks", []):
             unit = "B/s" if p["what"] == "copy" else ("OP/s" if p["what"].endswith("int8") else "FLOP/s")
             lines.append(f"| {p['device']} | {p['what']} | {_si(p['value'], unit) if p['value'] > 0 else 'failed'} | {p['detail']} |")
+        lines += _floor_rows(floor)
 
     gen = doc.get("generator") or {}
     rows = gen.get("rows", [])
@@ -386,6 +387,24 @@ def markdown(doc: dict[str, Any]) -> str:
     if doc.get("phase_errors"):
         lines += ["", "## Phases that failed", ""] + [f"- {k}: {v}" for k, v in doc["phase_errors"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _floor_rows(floor: dict[str, Any]) -> list[str]:
+    """Per image at batch 1: the compute floor (FLOPs / matmul peak) and the memory floor (unfused bytes / copy)."""
+    elem = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "int8": 1}
+    peaks = [p for p in floor.get("peaks", []) if p["value"] > 0]
+    bw = {p["device"]: p["value"] for p in peaks if p["what"] == "copy"}
+    rows = []
+    for c in floor.get("cost", []):
+        for p in (p for p in peaks if p["what"].startswith("matmul-")):
+            prec = p["what"].split("-", 1)[1]
+            mem = (c["activation_elems"] + c["params"]) * elem[prec] / bw[p["device"]] * 1e3 if p["device"] in bw else None
+            rows.append(f"| {c['size']} | {p['device']} | {prec} | {c['flops'] / p['value'] * 1e3:.4g} | {_fmt(mem, 4) if mem else '–'} |")
+    if not rows:
+        return []
+    return ["", "Floors per image at batch 1: compute = FLOPs / matmul peak; memory = (activations read + written by "
+            "every layer, unfused, + weights) / copy bandwidth. A fused implementation can go below the memory floor.",
+            "", "| size | device | precision | compute floor ms | memory floor ms |", "|---|---|---|---|---|", *rows]
 
 
 def _video_sources(rows: list[dict[str, Any]]) -> str:

@@ -32,7 +32,7 @@ class Variant:
     device: str  # "cpu" | "cuda"
     precision: str  # what the weights/activations are: fp32 | bf16 | fp16 | int8
     compute: str  # which measured peak it is compared with: fp32 | tf32 | bf16 | fp16 | int8
-    artifact: str  # bundle | onnx | onnx_fp16 | onnx_int8 | plan
+    artifact: str  # bundle | onnx | onnx_frames | onnx_fp16 | onnx_int8 | plan
     options: tuple[tuple[str, Any], ...] = ()
     quick: bool = False  # measured by --quick
 
@@ -59,6 +59,7 @@ CATALOG: tuple[Variant, ...] = (
     Variant("torch-cpu fp32 (runtime)", "torch-cpu", "cpu", "fp32", "fp32", "bundle"),
     Variant("torch-cpu-bf16", "torch-cpu-bf16", "cpu", "bf16", "bf16", "bundle", quick=True),
     Variant("ort-cpu fp32", "ort-cpu", "cpu", "fp32", "fp32", "onnx", quick=True),
+    Variant("ort-cpu fp32 frames I/O", "ort-cpu", "cpu", "fp32", "fp32", "onnx_frames"),  # uint8 in/out, scaling in-graph
     Variant("ort-cpu fp16", "ort-cpu", "cpu", "fp16", "fp32", "onnx_fp16"),
     Variant("ort-cpu int8", "ort-cpu", "cpu", "int8", "int8", "onnx_int8", quick=True),
     # CUDA
@@ -181,6 +182,12 @@ class Artifacts:
 
             path = self.folder / "generator_fp16.onnx"
             onnx.save(float_to_fp16(onnx.load(str(self.get("onnx", calib)))), str(path))
+            return path
+        if kind == "onnx_frames":
+            from export.frames import float_to_frames
+
+            path = self.folder / "generator_frames.onnx"
+            onnx.save(float_to_frames(onnx.load(str(self.get("onnx", calib)))), str(path))
             return path
         if kind == "onnx_int8":
             from export.calibration import Samples
