@@ -71,7 +71,7 @@ CATALOG: tuple[Variant, ...] = (
             (("cuda_graphs", True),), quick=True),
     Variant("ort-cuda fp32", "ort-cuda", "cuda", "fp32", "tf32", "onnx"),
     Variant("ort-cuda fp16", "ort-cuda", "cuda", "fp16", "fp16", "onnx_fp16"),
-    Variant("ort-tensorrt fp16", "ort-tensorrt", "cuda", "fp16", "fp16", "onnx", quick=True),
+    Variant("ort-tensorrt fp16", "ort-tensorrt", "cuda", "fp16", "fp16", "onnx", (("max_batch", 64),), quick=True),
     Variant("tensorrt fp16", "tensorrt", "cuda", "fp16", "fp16", "plan", quick=True),
 )
 
@@ -199,12 +199,13 @@ class Artifacts:
             onnx.save(quantized, str(path))
             return path
         if kind == "plan":
-            from export.tensorrt_engine import build_engine
+            from export.tensorrt_engine import build_engine, require_tensorrt, uses_strong_typing
 
             from stargan_rt.engine_meta import BatchProfile, write_sidecar
 
-            source = self.get("onnx_fp16", calib)
-            built = build_engine(source, self.meta, BatchProfile(1, 1, 64), self.folder / "trt-cache")
+            # strongly typed TensorRT (>= 10.12) builds from the FP16 ONNX; older ones take FP32 + the FP16 flag
+            source = self.get("onnx_fp16" if uses_strong_typing(require_tensorrt()) else "onnx", calib)
+            built = build_engine(source, self.meta, BatchProfile(1, 1, 64), self.folder / "trt-cache", log=lambda _: None)
             path = self.folder / "generator_fp16.plan"
             path.write_bytes(built.plan)
             write_sidecar(path, built.sidecar)
