@@ -308,7 +308,8 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
 
     def record(step: int, values: dict[str, float], g_lr: float, d_lr: float) -> None:
         with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"iteration": step, "g_lr": g_lr, "d_lr": d_lr, "skipped_images": skipped, **values}) + "\n")
+            f.write(json.dumps({"iteration": step, "seconds": round(time.monotonic() - t_start, 2), "g_lr": g_lr,
+                                "d_lr": d_lr, "skipped_images": skipped, **values}) + "\n")
         bar.set_postfix({k.replace("/loss", ""): f"{v:.3f}" for k, v in latest.items()
                          if k.endswith(("D/loss", "G/loss", "loss_rec", "loss_cls"))}, refresh=False)
         if tb is not None:

@@ -5,6 +5,7 @@
 #
 #     bash trainer/recipes/default_model.sh OUT_DIR        # env: MINUTES (default 4), N_IMAGES (12000)
 #
+# (SIZE, CONV, DEVICE, AMP, PROBE override the defaults for dry runs on a CPU.)
 # The iteration count is fitted to the budget: a 300-iteration probe measures iterations per second, then the
 # real run takes that many iterations, half at constant learning rate and half decaying linearly to zero,
 # as the official schedule does (100k + 100k at full size).
@@ -16,17 +17,21 @@ MINUTES=${MINUTES:-4}
 ST=${STARGAN_RT:-stargan-rt}
 PY=${PYTHON:-python3}
 AMP=${AMP:-bf16}
+DEVICE=${DEVICE:-cuda}
+SIZE=${SIZE:-128}
+CONV=${CONV:-32}
+PROBE=${PROBE:-300}
 
 $ST synth celeba -n "$N_IMAGES" --seed 0 -o "$WORK/data" -q --overwrite
 common() {
-    $ST train --data "$WORK/data" --celeba-test-count 0 --image-size 128 --g-conv-dim 32 --d-conv-dim 32 \
-        --batch-size 32 --device cuda --amp "$AMP" --channels-last --cache-in-memory --workers 0 --seed 1234 "$@"
+    $ST train --data "$WORK/data" --celeba-test-count 0 --image-size "$SIZE" --g-conv-dim "$CONV" --d-conv-dim "$CONV" \
+        --batch-size 32 --device "$DEVICE" --amp "$AMP" --channels-last --cache-in-memory --workers 0 --seed 1234 "$@"
 }
-if ! common --num-iters 300 --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
+if ! common --num-iters "$PROBE" --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
         --no-tensorboard --out "$WORK/probe"; then
     echo "probe with --amp $AMP failed; falling back to FP32" >&2
     AMP=none
-    common --num-iters 300 --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
+    common --num-iters "$PROBE" --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
         --no-tensorboard --out "$WORK/probe"
 fi
 ITERS=$("$PY" - "$WORK/probe/metrics.jsonl" "$MINUTES" <<'PYEOF'
