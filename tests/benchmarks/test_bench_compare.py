@@ -102,3 +102,15 @@ def test_pipeline_goal_and_bottleneck():
     assert status["2-core CPU: live pipeline, one face, 640x480"] == "met"
     assert {g["goal"]: g["status"] for g in evaluate_goals([], [run], {"width": 320, "height": 240})}[
         "2-core CPU: live pipeline, one face, 640x480"] == "gap"  # not the size the goal names
+
+
+def test_selection_always_keeps_the_baseline_of_each_device():
+    from benchmarks.variants import select
+
+    chosen = select(["ort-cpu"], quick=False)
+    assert chosen[0].name == "torch-cpu fp32 eager (baseline)"
+    assert {v.backend for v in chosen} == {"baseline", "ort-cpu"} and all(v.device == "cpu" for v in chosen)
+    both = select(["torch-cuda", "torch-cpu-bf16"], quick=False)
+    assert [v.name for v in both if v.is_baseline] == ["torch-cpu fp32 eager (baseline)", "torch-cuda fp32 eager (baseline)"]
+    quick = select(None, quick=True)
+    assert all(v.quick for v in quick) and any(v.backend == "ort-cpu" and v.precision == "int8" for v in quick)
