@@ -200,8 +200,8 @@ def run(args: argparse.Namespace) -> int:
         phase("pipeline", pipeline)
     doc["phase_seconds"] = timings
     doc["load_average"]["end"] = report.load_average()
-    doc["goals"] = report.evaluate_goals(doc["generator"].get("rows", []), doc["pipeline"].get("rows", []),
-                                         doc["pipeline"].get("config"))
+    doc["goals"] = report.mark_unreliable(report.evaluate_goals(
+        doc["generator"].get("rows", []), doc["pipeline"].get("rows", []), doc["pipeline"].get("config")), doc)
     written = report.write_reports(doc, out)
     print(report.summary(doc))
     print("reports: " + ", ".join(str(p) for p in written.values()))

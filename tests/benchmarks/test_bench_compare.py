@@ -114,3 +114,14 @@ def test_selection_always_keeps_the_baseline_of_each_device():
     assert [v.name for v in both if v.is_baseline] == ["torch-cpu fp32 eager (baseline)", "torch-cuda fp32 eager (baseline)"]
     quick = select(None, quick=True)
     assert all(v.quick for v in quick) and any(v.backend == "ort-cpu" and v.precision == "int8" for v in quick)
+
+
+def test_cpu_verdicts_on_a_busy_machine_are_marked_unreliable():
+    from benchmarks.report import mark_unreliable
+
+    goals = [{"goal": "2-core CPU: x", "status": "met"}, {"goal": "GPU: y", "status": "gap"},
+             {"goal": "2-core CPU: z", "status": "not measured"}]
+    busy = {"machine": {"usable_cores": 2}, "load_average": {"start": 6.0}}
+    quiet = {"machine": {"usable_cores": 2}, "load_average": {"start": 0.3, "end": 1.2}}
+    assert [g["status"] for g in mark_unreliable(goals, busy)] == ["met (unreliable: busy machine)", "gap", "not measured"]
+    assert mark_unreliable(goals, quiet) == goals
