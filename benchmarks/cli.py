@@ -153,11 +153,13 @@ def run(args: argparse.Namespace) -> int:
         "quick": bool(args.quick),
         "machine": report.machine_info(),
         "load_average": {"start": report.load_average()},
+        "other_processes_cores": None,
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
                    "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
         "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}
+    cpu_start = report.cpu_snapshot()
 
     def phase(name: str, fn: Callable[[], None]) -> None:
         if name not in args.phases:
@@ -200,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         phase("pipeline", pipeline)
     doc["phase_seconds"] = timings
     doc["load_average"]["end"] = report.load_average()
+    doc["other_processes_cores"] = report.contention(cpu_start, report.cpu_snapshot())
     doc["goals"] = report.mark_unreliable(report.evaluate_goals(
         doc["generator"].get("rows", []), doc["pipeline"].get("rows", []), doc["pipeline"].get("config")), doc)
     written = report.write_reports(doc, out)

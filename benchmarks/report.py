@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
@@ -112,12 +113,42 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_snapshot() -> dict[str, float] | None:
+    """CPU seconds used machine-wide (plus time stolen by the hypervisor) and by this process, now."""
+    import resource
+
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    return {"t": time.monotonic(), "busy_s": (user + nice + system + irq + softirq + steal) / hz, "own_s": own}
+
+
+def contention(start: dict[str, float] | None, end: dict[str, float] | None) -> float | None:
+    """Average number of cores other processes (and the hypervisor) took while the benchmark ran."""
+    if not start or not end or end["t"] <= start["t"]:
+        return None
+    others = (end["busy_s"] - start["busy_s"]) - (end["own_s"] - start["own_s"])
+    return round(max(0.0, others / (end["t"] - start["t"])), 2)
+
+
 def busy_warning(doc: dict[str, Any]) -> str | None:
+    """A warning when other work took a noticeable share of the CPU during the run (its own load does not count)."""
     cores = (doc.get("machine") or {}).get("usable_cores") or 1
-    loads = [v for v in (doc.get("load_average") or {}).values() if v is not None]
-    if loads and max(loads) > 0.5 * cores + 0.5:
-        return (f"the machine was busy (1-minute load average up to {max(loads):.1f} on {cores} cores): other processes "
-                "competed for the CPU, so these timings (and CPU-thread-sensitive ratios) are unreliable; rerun on an idle machine")
+    others = doc.get("other_processes_cores")
+    if others is not None:
+        if others > max(0.25, 0.1 * cores):
+            return (f"other processes took {others:.2f} of the {cores} cores on average during this run: CPU timings "
+                    "(and ratios between paths measured at different moments) are unreliable; rerun on an idle machine")
+        return None
+    start = (doc.get("load_average") or {}).get("start")  # no /proc/stat: the load before the run started
+    if start is not None and start > 0.5 * cores:
+        return (f"the machine was busy when the run started (1-minute load average {start:.1f} on {cores} cores): "
+                "CPU timings are unreliable; rerun on an idle machine")
     return None
 
 
@@ -316,7 +347,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"inputs: {doc['config'].get('inputs', '?')}",
         f"- Command: `{doc['command']}`",
         f"- Phase seconds: {', '.join(f'{k} {v}' for k, v in (doc.get('phase_seconds') or {}).items()) or '–'}; "
-        f"1-minute load average at start / end: {' / '.join(str(v) for v in (doc.get('load_average') or {}).values()) or '–'}",
+        f"1-minute load average at start / end: {' / '.join(str(v) for v in (doc.get('load_average') or {}).values()) or '–'}; "
+        f"cores taken by other processes during the run: {_fmt(doc.get('other_processes_cores'))}",
     ]
     warning = busy_warning(doc)
     if warning:
@@ -597,6 +629,8 @@ def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {k: docs[0].get(k) for k in ("schema", "created", "machine", "quick")}
     loads = [v for d in docs for v in (d.get("load_average") or {}).values() if v is not None]
     out["load_average"] = {"max": max(loads)} if loads else {}
+    others = [d["other_processes_cores"] for d in docs if d.get("other_processes_cores") is not None]
+    out["other_processes_cores"] = max(others) if others else None
     out["phase_seconds"] = {f"{k}": v for d in docs for k, v in (d.get("phase_seconds") or {}).items()}
     out["command"] = " ; ".join(d.get("command", "?") for d in docs)
     out["config"] = {**docs[0].get("config", {}), "merged": [d.get("config", {}) for d in docs]}

@@ -1,5 +1,7 @@
 """How rows are compared: percentiles, PSNR, the speed ratio to the baseline, and the goals' verdicts."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -121,7 +123,22 @@ def test_cpu_verdicts_on_a_busy_machine_are_marked_unreliable():
 
     goals = [{"goal": "2-core CPU: x", "status": "met"}, {"goal": "GPU: y", "status": "gap"},
              {"goal": "2-core CPU: z", "status": "not measured"}]
-    busy = {"machine": {"usable_cores": 2}, "load_average": {"start": 6.0}}
-    quiet = {"machine": {"usable_cores": 2}, "load_average": {"start": 0.3, "end": 1.2}}
+    busy = {"machine": {"usable_cores": 2}, "other_processes_cores": 1.4}
+    quiet = {"machine": {"usable_cores": 2}, "load_average": {"start": 0.3, "end": 2.2}, "other_processes_cores": 0.05}
     assert [g["status"] for g in mark_unreliable(goals, busy)] == ["met (unreliable: busy machine)", "gap", "not measured"]
     assert mark_unreliable(goals, quiet) == goals
+
+
+def test_contention_counts_other_processes_not_this_one():
+    from benchmarks.report import contention, cpu_snapshot
+
+    start = cpu_snapshot()
+    if start is None:
+        pytest.skip("no /proc/stat here")
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.3:  # keep one core busy ourselves
+        sum(range(1000))
+    others = contention(start, cpu_snapshot())
+    assert others is not None and others >= 0
+    fake_start = {"t": 0.0, "busy_s": 10.0, "own_s": 1.0}
+    assert contention(fake_start, {"t": 10.0, "busy_s": 25.0, "own_s": 6.0}) == 1.0  # 15 s busy, 5 of them ours
