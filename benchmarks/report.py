@@ -540,11 +540,13 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def write_reports(doc: dict[str, Any], out: Path) -> dict[str, Path]:
-    """bench.json, bench.md, latency_vs_batch.png, pipeline_stages.png under `out`; returns what was written."""
+    """latency_vs_batch.png, pipeline_stages.png, bench.json, bench.md under `out`; returns what was written.
+
+    Plots first, so that a plot that cannot be drawn (no matplotlib on a bare GPU machine) is recorded in the
+    JSON and the Markdown, which are always written.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written = {"json": out / "bench.json", "markdown": out / "bench.md"}
-    atomic_write_text(written["json"], json.dumps(_finite(doc), indent=2, default=_jsonable, allow_nan=False) + "\n")
-    atomic_write_text(written["markdown"], markdown(doc))
+    written: dict[str, Path] = {}
     for key, fn, name in (("latency_plot", plot_latency, "latency_vs_batch.png"), ("stages_plot", plot_stages, "pipeline_stages.png")):
         rows = (doc.get("generator" if key == "latency_plot" else "pipeline") or {}).get("rows", [])
         try:
@@ -554,6 +556,9 @@ def write_reports(doc: dict[str, Any], out: Path) -> dict[str, Path]:
             p = None
         if p is not None:
             written[key] = p
+    written["json"], written["markdown"] = out / "bench.json", out / "bench.md"
+    atomic_write_text(written["json"], json.dumps(_finite(doc), indent=2, default=_jsonable, allow_nan=False) + "\n")
+    atomic_write_text(written["markdown"], markdown(doc))
     return written
 
 

@@ -114,3 +114,15 @@ def test_bad_arguments_give_one_line_and_exit_2(args, expected, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert expected in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tables_are_written_even_when_plots_cannot_be(run, tmp_path, monkeypatch):
+    from benchmarks.report import write_reports
+
+    _, _, doc = run
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a machine without matplotlib
+    written = write_reports(dict(doc, phase_errors={}), tmp_path)
+    assert set(written) == {"json", "markdown"}
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert "latency_plot" in saved["phase_errors"] and "stages_plot" in saved["phase_errors"]
+    assert "## Phases that failed" in (tmp_path / "bench.md").read_text()
