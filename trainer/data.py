@@ -64,21 +64,31 @@ class FaceDataset(Dataset):
         img = cv2.imread(str(self.paths[i]), cv2.IMREAD_COLOR)
         return None if img is None else crop_resize(img, self.preprocess, self.image_size)
 
-    def __getitem__(self, key: tuple[int, bool]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-        index, flip = key
-        skipped = []
+    def _first_readable(self, index: int) -> tuple[int, np.ndarray, list[str]]:
+        """Image `index`, or the next readable one after it; with the paths of those that could not be read."""
+        skipped: list[str] = []
         for k in range(min(len(self), MAX_CONSECUTIVE_BAD)):
             i = (index + k) % len(self)
             img = self.load(i)
             if img is not None:
-                break
+                return i, img, skipped
             skipped.append(str(self.paths[i]))
-        else:
-            raise BadInput(f"{self.source}: {len(skipped)} images in a row are unreadable (from {skipped[0]})")
-        if flip:
-            img = img[:, ::-1]
-        x = torch.from_numpy(to_tensor(img[None], self.preprocess)[0])
-        return x, torch.from_numpy(self.labels[i]), skipped
+        raise BadInput(f"{self.source}: {len(skipped)} images in a row are unreadable (from {skipped[0]})")
+
+    def __getitems__(self, keys: Sequence[tuple[int, bool]]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """A whole batch (the DataLoader calls this when it exists): one vectorised to_tensor for all images."""
+        crops, labels, skipped = [], [], []
+        for index, flip in keys:
+            i, img, bad = self._first_readable(index)
+            crops.append(img[:, ::-1] if flip else img)
+            labels.append(self.labels[i])
+            skipped += bad
+        x = torch.from_numpy(to_tensor(np.stack(crops), self.preprocess))
+        return x, torch.from_numpy(np.stack(labels)), skipped
+
+    def __getitem__(self, key: tuple[int, bool]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        x, label, skipped = self.__getitems__([key])
+        return x[0], label[0], skipped
 
     def cache_in_memory(self) -> None:
         """Decode and crop every image once (OpenCV releases the GIL, so threads help)."""
@@ -109,7 +119,10 @@ class FaceDataset(Dataset):
         return crops, sources
 
 
-def collate(batch: Sequence[tuple[torch.Tensor, torch.Tensor, list[str]]]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def collate(batch: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """FaceDataset.__getitems__ already returns the batch; a list of single items (plain indexing) is stacked."""
+    if isinstance(batch, tuple):
+        return batch
     xs, cs, skipped = zip(*batch)
     return torch.stack(xs), torch.stack(cs), [p for s in skipped for p in s]
 

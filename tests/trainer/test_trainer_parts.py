@@ -45,6 +45,8 @@ def test_items_are_preprocessed_exactly_as_at_inference(tmp_path: Path) -> None:
     assert np.array_equal(x.numpy(), expected) and skipped == []
     flipped, _, _ = ds[(0, True)]
     assert torch.equal(flipped, x.flip(-1))
+    batch, labels, _ = ds.__getitems__([(0, False), (3, True)])  # what the DataLoader asks for
+    assert torch.equal(batch, torch.stack([x, ds[(3, True)][0]])) and torch.equal(labels[0], label)
 
 
 def test_rafd_classes_are_alphabetical_folders(tmp_path: Path) -> None:
