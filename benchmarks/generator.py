@@ -19,7 +19,7 @@ from stargan_rt.bundle import Architecture
 from .floor import Peak, bandwidth_for, generator_cost, peak_for
 from .inputs import face_inputs
 from .timing import Budget, Stats, progress, psnr_db, repeat, time_cuda
-from .variants import DevicePath, EagerBaseline, Variant, Workspace, availability, bf16_cuda_model, compute_of
+from .variants import DevicePath, EagerBaseline, Variant, Workspace, availability, bf16_cuda_model
 
 ELEM_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 
@@ -98,11 +98,11 @@ def open_variant(v: Variant, ws: Workspace, size: int, threads: int | None = Non
 
     arts = ws.at(size)
     opts = runner_options(v, threads)
-    if v.is_baseline:
-        base = EagerBaseline(arts.meta, arts.weights, v.device)
+    if v.is_baseline or v.backend == "bench-torch-cuda-tf32":
+        base = EagerBaseline(arts.meta, arts.weights, v.device, tf32=not v.is_baseline)
 
         def prep_base(x: np.ndarray, c: np.ndarray) -> Prepared:
-            phases = DevicePath(base.model, x, c, torch.float32, False, False) if v.device == "cuda" else None
+            phases = DevicePath(base.model, x, c, torch.float32, False, False, base.precision) if v.device == "cuda" else None
             return Prepared(lambda: base.infer(x, c), phases)
 
         return Opened(base.describe(), prep_base, base.close)
@@ -169,7 +169,7 @@ def measure_row(row: Row, opened: Opened, x: np.ndarray, c: np.ndarray, budget: 
 
 def fill_floor(row: Row, v: Variant, peaks: list[Peak], arch: Architecture) -> None:
     cost = generator_cost(arch, row.size)
-    compute = compute_of(v)
+    compute = v.compute
     peak = peak_for(peaks, v.device, compute)
     bw = bandwidth_for(peaks, v.device)
     if peak is not None and row.best_ms:

@@ -12,7 +12,8 @@
 #   gpu-tests  pytest -m gpu over the test files that carry the mark                                     (80)
 #   contract   the backend contract suite (tests/runtime/test_backends.py: torch-cuda runs where CUDA is)  (45)
 #   generator  measured peaks (fp32/tf32/fp16/bf16 matmul, copy) and the generator table on CUDA: eager FP32
-#              baseline, FP16 eager, FP16 + CUDA graphs, bf16 eager, bf16 + CUDA graphs; batch 1/4/16/64;
+#              baseline (TF32 off), eager TF32 (PyTorch's default), FP16 eager, FP16 + CUDA graphs (the runtime's
+#              torch-cuda), bf16 eager, bf16 + CUDA graphs; batch 1/4/16/64;
 #              128 and 256 px; CUDA-event compute apart from copies; PSNR against the baseline           (160)
 #   pipeline   the streaming pipeline on rendered 640x480 videos (1 and 3 faces), torch-cuda, max and live (90)
 #   report     one bench.json / bench.md / PNG plots in $OUT from the phases above                        (25)

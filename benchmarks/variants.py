@@ -12,9 +12,10 @@ On a GPU, torch paths are also timed on device-resident tensors (copies apart fr
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -41,18 +42,6 @@ class Variant:
         return self.backend == "baseline"
 
 
-def compute_of(v: Variant) -> str:
-    """The arithmetic a variant's convolutions run in, to pick the peak it is compared with.
-
-    On CUDA, PyTorch's default lets cuDNN convolutions use TF32 (Ampere and newer); the baseline keeps defaults.
-    """
-    if v.device == "cuda" and v.compute == "tf32" and v.backend in ("baseline",):
-        import torch
-
-        return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
-    return v.compute
-
-
 CATALOG: tuple[Variant, ...] = (
     # CPU
     Variant("torch-cpu fp32 eager (baseline)", "baseline", "cpu", "fp32", "fp32", "bundle", quick=True),
@@ -63,7 +52,8 @@ CATALOG: tuple[Variant, ...] = (
     Variant("ort-cpu fp16", "ort-cpu", "cpu", "fp16", "fp32", "onnx_fp16"),
     Variant("ort-cpu int8", "ort-cpu", "cpu", "int8", "int8", "onnx_int8", quick=True),
     # CUDA
-    Variant("torch-cuda fp32 eager (baseline)", "baseline", "cuda", "fp32", "tf32", "bundle", quick=True),
+    Variant("torch-cuda fp32 eager (baseline)", "baseline", "cuda", "fp32", "fp32", "bundle", quick=True),
+    Variant("torch-cuda tf32 eager (PyTorch default)", "bench-torch-cuda-tf32", "cuda", "fp32", "tf32", "bundle"),
     Variant("torch-cuda fp16 eager", "torch-cuda", "cuda", "fp16", "fp16", "bundle", (("cuda_graphs", False),), quick=True),
     Variant("torch-cuda fp16 + CUDA graphs", "torch-cuda", "cuda", "fp16", "fp16", "bundle", (("cuda_graphs", True),), quick=True),
     Variant("torch-cuda bf16 eager (bench only)", "bench-torch-cuda-bf16", "cuda", "bf16", "bf16", "bundle", (("cuda_graphs", False),)),
@@ -259,32 +249,51 @@ class Workspace:
 # the baseline and the benchmark-only torch paths
 
 
+@contextlib.contextmanager
+def cudnn_tf32(allowed: bool) -> Iterator[None]:
+    """cuDNN convolutions in TF32 (PyTorch's default on Ampere and newer) or in true FP32, for one block."""
+    import torch
+
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
+
+
 class EagerBaseline(Runner):
     """The official way: Generator in PyTorch eager FP32, per-image InstanceNorm (train-mode semantics), no_grad.
 
-    Nothing else: no channels_last, no autocast, no graphs, PyTorch's default backend flags.
+    Nothing else: no channels_last, no autocast, no graphs. On CUDA the convolutions run in true FP32 (TF32 off):
+    the reference every other path's PSNR is measured against must not itself be reduced precision. With
+    `tf32=True` it is PyTorch's default instead (cuDNN TF32), measured as a row of its own.
     """
 
     name = "baseline"
 
-    def __init__(self, meta: ModelMeta, weights: dict[str, np.ndarray], device: str = "cpu"):
+    def __init__(self, meta: ModelMeta, weights: dict[str, np.ndarray], device: str = "cpu", tf32: bool = False):
         import torch
 
         from stargan_rt.torch_model import build_generator, load_state
 
-        self.torch, self.meta, self.device = torch, meta, torch.device(device)
+        self.torch, self.meta, self.device, self.tf32 = torch, meta, torch.device(device), tf32
         g = build_generator(meta.architecture)
         load_state(g, weights, "benchmark weights")
         self.model = g.to(self.device).train()  # the official test code never calls eval()
 
+    def precision(self) -> contextlib.AbstractContextManager[None]:
+        return cudnn_tf32(self.tf32) if self.device.type == "cuda" else contextlib.nullcontext()
+
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         torch = self.torch
-        with torch.no_grad():
+        with torch.no_grad(), self.precision():
             y = self.model(torch.from_numpy(x).to(self.device), torch.from_numpy(c).to(self.device))
             return y.cpu().numpy()
 
     def describe(self) -> str:
-        return f"baseline: PyTorch {self.torch.__version__} eager FP32 on {self.device}"
+        what = "TF32 convolutions (PyTorch default)" if self.tf32 and self.device.type == "cuda" else "FP32"
+        return f"{'baseline: ' if not self.tf32 else ''}PyTorch {self.torch.__version__} eager {what} on {self.device}"
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
@@ -308,10 +317,11 @@ class DevicePath:
     exactly as the runtime's torch-cuda runner does; with `graphs` that is captured once in a CUDA graph.
     """
 
-    def __init__(self, module: Any, x: np.ndarray, c: np.ndarray, dtype: Any, channels_last: bool, graphs: bool):
+    def __init__(self, module: Any, x: np.ndarray, c: np.ndarray, dtype: Any, channels_last: bool, graphs: bool,
+                 context: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext):
         import torch
 
-        self.torch = torch
+        self.torch, self.context = torch, context
         dev = torch.device("cuda")
         self.host_x = torch.from_numpy(x).pin_memory()
         self.host_c = torch.from_numpy(c).pin_memory()
@@ -324,7 +334,7 @@ class DevicePath:
 
         self.h2d()
         self.graph = None
-        with torch.inference_mode():
+        with torch.inference_mode(), context():
             if graphs:
                 side = torch.cuda.Stream()
                 side.wait_stream(torch.cuda.current_stream())
@@ -348,7 +358,7 @@ class DevicePath:
         if self.graph is not None:
             self.graph.replay()
         else:
-            with self.torch.inference_mode():
+            with self.torch.inference_mode(), self.context():
                 self.dev_y = self._forward()
 
     def d2h(self) -> None:
