@@ -47,8 +47,15 @@ run_phase() {  # name limit_s command... : log to $OUT/<name>.log, show its tail
 }
 
 # --- wheels carried along (no network): safetensors, tqdm, pytest, matplotlib... ---------------------------
+# The machine's own numpy/torch/opencv stay: a carried copy would shadow the ones torch and CuPy were built with.
 shopt -s nullglob
-WHEELS=(.whl/*.whl)
+WHEELS=()
+for w in .whl/*.whl; do
+    case "$(basename "$w")" in
+        numpy-* | torch-* | opencv* | nvidia_* | triton-*) echo "wheels: skipping $(basename "$w") (the machine has its own)" ;;
+        *) WHEELS+=("$w") ;;
+    esac
+done
 shopt -u nullglob
 if [ ${#WHEELS[@]} -gt 0 ]; then
     if "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${WHEELS[@]}" >"$OUT/wheels.log" 2>&1; then
