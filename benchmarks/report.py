@@ -132,10 +132,11 @@ def cpu_snapshot() -> dict[str, float] | None:
 
 def contention(start: dict[str, float] | None, end: dict[str, float] | None) -> float | None:
     """Average number of cores other processes (and the hypervisor) took while the benchmark ran."""
-    if not start or not end or end["t"] <= start["t"]:
+    if not start or not end or end["t"] - start["t"] < 5.0:  # clock-tick counters need a few seconds to mean much
         return None
     others = (end["busy_s"] - start["busy_s"]) - (end["own_s"] - start["own_s"])
-    return round(max(0.0, others / (end["t"] - start["t"])), 2)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return round(min(float(cores), max(0.0, others / (end["t"] - start["t"]))), 2)
 
 
 def busy_warning(doc: dict[str, Any]) -> str | None:

@@ -1,5 +1,6 @@
 """How rows are compared: percentiles, PSNR, the speed ratio to the baseline, and the goals' verdicts."""
 
+import os
 import time
 
 import numpy as np
@@ -138,7 +139,9 @@ def test_contention_counts_other_processes_not_this_one():
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 0.3:  # keep one core busy ourselves
         sum(range(1000))
-    others = contention(start, cpu_snapshot())
-    assert others is not None and others >= 0
+    end = cpu_snapshot()
+    assert end["own_s"] - start["own_s"] > 0.1 and end["busy_s"] >= start["busy_s"]
+    assert contention(start, end) is None  # too short a window for clock-tick counters
     fake_start = {"t": 0.0, "busy_s": 10.0, "own_s": 1.0}
     assert contention(fake_start, {"t": 10.0, "busy_s": 25.0, "own_s": 6.0}) == 1.0  # 15 s busy, 5 of them ours
+    assert contention(fake_start, {"t": 10.0, "busy_s": 500.0, "own_s": 1.0}) <= len(os.sched_getaffinity(0))
