@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     from stargan_rt.bundle import Architecture, load_bundle
 
-    from . import report
+    from . import goals, machine, report
     from .floor import generator_cost, measure_peaks
     from .generator import GeneratorConfig, run_generator
     from .inputs import crops_source
@@ -151,15 +151,15 @@ def run(args: argparse.Namespace) -> int:
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "command": " ".join(["stargan-rt bench", *map(shlex.quote, sys.argv[2:] if _called_as_subcommand() else sys.argv[1:])]),
         "quick": bool(args.quick),
-        "machine": report.machine_info(),
-        "load_average": {"start": report.load_average()},
+        "machine": machine.machine_info(),
+        "load_average": {"start": machine.load_average()},
         "other_processes_cores": None,
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
                    "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
         "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}
-    cpu_start = report.cpu_snapshot()
+    cpu_start = machine.cpu_snapshot()
 
     def phase(name: str, fn: Callable[[], None]) -> None:
         if name not in args.phases:
@@ -201,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
         phase("generator", generator)
         phase("pipeline", pipeline)
     doc["phase_seconds"] = timings
-    doc["load_average"]["end"] = report.load_average()
-    doc["other_processes_cores"] = report.contention(cpu_start, report.cpu_snapshot())
-    doc["goals"] = report.mark_unreliable(report.evaluate_goals(
+    doc["load_average"]["end"] = machine.load_average()
+    doc["other_processes_cores"] = machine.contention(cpu_start, machine.cpu_snapshot())
+    doc["goals"] = goals.mark_unreliable(goals.evaluate_goals(
         doc["generator"].get("rows", []), doc["pipeline"].get("rows", []), doc["pipeline"].get("config")), doc)
     written = report.write_reports(doc, out)
     print(report.summary(doc))

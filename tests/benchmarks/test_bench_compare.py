@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.generator import Row, compare
 from benchmarks.pipeline import bottleneck
-from benchmarks.report import evaluate_goals
+from benchmarks.goals import evaluate_goals, mark_unreliable
 from benchmarks.timing import PSNR_CAP_DB, Budget, Stats, psnr_db, repeat
 
 
@@ -120,8 +120,6 @@ def test_selection_always_keeps_the_baseline_of_each_device():
 
 
 def test_cpu_verdicts_on_a_busy_machine_are_marked_unreliable():
-    from benchmarks.report import mark_unreliable
-
     goals = [{"goal": "2-core CPU: x", "status": "met"}, {"goal": "GPU: y", "status": "gap"},
              {"goal": "2-core CPU: z", "status": "not measured"}]
     busy = {"machine": {"usable_cores": 2}, "other_processes_cores": 1.4}
@@ -131,7 +129,7 @@ def test_cpu_verdicts_on_a_busy_machine_are_marked_unreliable():
 
 
 def test_contention_counts_other_processes_not_this_one():
-    from benchmarks.report import contention, cpu_snapshot
+    from benchmarks.machine import contention, cpu_snapshot
 
     start = cpu_snapshot()
     if start is None:
