@@ -27,13 +27,16 @@ common() {
     $ST train --data "$WORK/data" --celeba-test-count 0 --image-size "$SIZE" --g-conv-dim "$CONV" --d-conv-dim "$CONV" \
         --batch-size 32 --device "$DEVICE" --amp "$AMP" --channels-last --cache-in-memory --workers 0 --seed 1234 "$@"
 }
-if ! common --num-iters "$PROBE" --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
+if [ -n "${ITERS:-}" ]; then
+    echo "training $ITERS iterations (given)" >&2
+elif ! common --num-iters "$PROBE" --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
         --no-tensorboard --out "$WORK/probe"; then
     echo "probe with --amp $AMP failed; falling back to FP32" >&2
     AMP=none
     common --num-iters "$PROBE" --num-iters-decay 0 --log-every 50 --sample-every 0 --save-every 0 \
         --no-tensorboard --out "$WORK/probe"
 fi
+if [ -z "${ITERS:-}" ]; then
 ITERS=$("$PY" - "$WORK/probe/metrics.jsonl" "$MINUTES" <<'PYEOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
@@ -44,6 +47,7 @@ print(max(1000, int(rate * 60 * float(sys.argv[2]) * 0.92) // 100 * 100))
 PYEOF
 )
 echo "training $ITERS iterations (amp $AMP)" >&2
+fi
 common --num-iters "$ITERS" --num-iters-decay $((ITERS / 2)) --lr-update-step $((ITERS / 200 > 0 ? ITERS / 200 : 1)) \
     --log-every 100 --sample-every $((ITERS / 4)) --save-every 0 --num-samples 8 \
-    --max-minutes "$(echo "$MINUTES + 1.5" | bc)" --out "$OUT"
+    --max-minutes "$("$PY" -c "print($MINUTES + 1.5)")" --out "$OUT"
