@@ -46,8 +46,8 @@ def run_export(args: argparse.Namespace) -> int:
     )
     try:
         report = export_all(args.bundle, args.out, opts)
-    except OSError as exc:  # unwritable output, disk full: one line, and atomic_directory has cleaned up
-        raise BadInput(f"cannot write the export: {exc.strerror or exc} ({exc.filename or args.out})") from None
+    except OSError as exc:  # unwritable output, disk full...: one line; atomic_directory has removed its temporary folder
+        raise BadInput(f"export failed: {exc.strerror or exc} ({exc.filename or args.out})") from None
     print(f"wrote {args.out}: {', '.join(report.files)}")
     return 0
 
@@ -57,7 +57,8 @@ def register_check(sub: Any) -> None:
         "check", help="compare two artifacts (bundle / ONNX / FP16 / INT8 / engine) on the same fresh inputs",
         description="Run A and B on the same fresh inputs; print max abs error, mean abs error and PSNR; exit 0 if they "
         "agree within tolerance, 1 if not. Default tolerance follows the lower precision of the two: FP32 max abs "
-        "<= 1e-4 (1 grey level when a frames model is involved), FP16/bf16 PSNR >= 40 dB, INT8 PSNR >= 30 dB.",
+        "<= 1e-4 (1 grey level when a frames model is involved), FP16/bf16 PSNR >= 40 dB, INT8 PSNR >= 30 dB. Inputs: "
+        "random images and labels, or fresh SynthFaces renders when an INT8 model is involved (it is calibrated for faces).",
     )
     p.add_argument("a", type=Path, help="bundle directory, .onnx or .plan")
     p.add_argument("b", type=Path, help="bundle directory, .onnx or .plan")
@@ -78,6 +79,7 @@ def run_check(args: argparse.Namespace) -> int:
     d = result.diff
     unit = " grey levels" if result.space == "frames" else ""
     print(f"A: {desc_a}\nB: {desc_b}")
+    print(f"inputs: {result.inputs}")
     print(f"batch {args.batch} ({result.space}): max abs error {d.max_abs:.4g}{unit}, mean abs error {d.mean_abs:.4g}{unit}, "
           f"PSNR {d.psnr:.2f} dB")
     print(f"{'agree' if result.agree else 'DISAGREE'} (tolerance: {result.tolerance()})")

@@ -1,8 +1,14 @@
 """Float ONNX -> INT8 ONNX: onnxruntime static quantisation calibrated on real images.
 
-Default recipe (measured fastest and most accurate on the AVX-512 development CPU, see measure_cpu.py):
-QDQ format, per-channel signed INT8 weights, INT8 activations, Conv and ConvTranspose quantised
-(InstanceNormalization, Relu, Add, Tanh stay float), MinMax calibration.
+Default recipe, measured with export/measure_cpu.py (official architecture, 128x128, batch 1, 2 threads,
+random weights, quality on real faces; one run on the shared 2-core AVX-512 development CPU):
+- UINT8 activations with INT8 per-channel weights: onnxruntime fuses every Conv into QLinearConv (VNNI u8s8);
+  INT8 activations were 1.7x slower (88 vs 51 ms).
+- Only Conv is quantised: onnxruntime's CPU provider runs ConvTranspose in float anyway, so quantising it only
+  adds error; InstanceNormalization, Relu, Add and Tanh stay float (quantising all ops: slower, lower PSNR).
+- QDQ (the portable format) ran as fast as QOperator; per-tensor weights were no faster than per-channel.
+- Percentile calibration (99.999th) gave +1 dB PSNR over MinMax at the same speed.
+Result: 2.7x PyTorch FP32 eager (51 vs 138 ms), 30.8 dB PSNR against FP32.
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ class Int8Recipe:
     per_channel: bool = True
     ops: tuple[str, ...] = ("Conv",)  # () = every op onnxruntime can quantise
     activations: str = "uint8"  # "int8" | "uint8"
-    calibration: str = "minmax"  # "minmax" | "entropy" | "percentile"
+    calibration: str = "percentile"  # "minmax" | "entropy" | "percentile" (99.999th: outliers do not set the range)
     preprocess: bool = True  # onnxruntime's quant_pre_process (shape inference + graph optimisation) first
 
 
 def float_to_int8(model: onnx.ModelProto, calib: Samples, recipe: Int8Recipe = Int8Recipe()) -> onnx.ModelProto:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
+    from tqdm import tqdm
 
     meta, io, precision = get_metadata(model)
     if io != "float" or precision != "fp32":
@@ -43,11 +50,14 @@ def float_to_int8(model: onnx.ModelProto, calib: Samples, recipe: Int8Recipe = I
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
             self.i = 0
+            self.progress = tqdm(total=len(calib), desc="INT8 calibration", unit="image", leave=False, disable=None)
 
         def get_next(self) -> dict[str, Any] | None:
             if self.i >= len(calib):
+                self.progress.close()
                 return None
             self.i += 1
+            self.progress.update()
             return {"image": calib.x[self.i - 1 : self.i], "label": calib.c[self.i - 1 : self.i]}
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}

@@ -32,14 +32,14 @@ from .int8 import Int8Recipe
 from .parity import Diff, diff
 
 INT8_RECIPES = {
-    "int8 QDQ u8 act, Conv (default)": Int8Recipe(),
+    "int8 QDQ u8 act, Conv, percentile (default)": Int8Recipe(),
+    "int8 QDQ u8 act, Conv, minmax": Int8Recipe(calibration="minmax"),
     "int8 QDQ s8 act, Conv": Int8Recipe(activations="int8"),
     "int8 QDQ s8 act, Conv+ConvT": Int8Recipe(activations="int8", ops=("Conv", "ConvTranspose")),
     "int8 QDQ u8 act, Conv+ConvT": Int8Recipe(ops=("Conv", "ConvTranspose")),
     "int8 QDQ u8 act, all ops": Int8Recipe(ops=()),
     "int8 QDQ u8 act, Conv, per-tensor": Int8Recipe(per_channel=False),
     "int8 QOperator u8 act, Conv": Int8Recipe(format="qoperator"),
-    "int8 QDQ u8 act, Conv, percentile calib.": Int8Recipe(calibration="percentile"),
 }
 
 
@@ -147,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         "ort fp32 (ORT_ENABLE_ALL, 1 thread)": lambda: ort_runner(model, 1, "all"),
         "ort fp16 onnx": lambda: ort_runner(float_to_fp16(model), args.threads),
     }
-    for name, recipe in INT8_RECIPES.items():
-        builders[name] = lambda recipe=recipe: ort_runner(float_to_int8(model, calib, recipe), args.threads)
+    def int8_runner(recipe: Int8Recipe) -> Callable[[], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+        return lambda: ort_runner(float_to_int8(model, calib, recipe), args.threads)
+
+    builders.update({name: int8_runner(recipe) for name, recipe in INT8_RECIPES.items()})
     runners = {k: v for k, v in torch_runners(generator).items() if want(k) or k == "torch eager fp32"}
     for name, build in builders.items():
         if want(name) and not (args.threads == 1 and "1 thread" in name):

@@ -292,3 +292,29 @@ def test_real_tensorrt_builds_an_fp16_engine_with_its_sidecar(exported, tmp_path
     build = build_engine(exported[0] / source, tiny_meta(), BatchProfile(1, 1, 4), tmp_path)
     assert len(build.plan) > 1000 and build.sidecar.precision == "fp16"
     check_engine_compatible(build.sidecar)
+
+
+# ---- onnxruntime's TensorRT execution provider --------------------------------------------------------------------
+
+def test_ort_tensorrt_provider_options_cover_fp16_caches_and_the_batch_profile(tmp_path):
+    from export.ort_tensorrt import provider_options
+
+    opts = provider_options(tiny_meta(), BatchProfile(1, 2, 4), tmp_path)
+    assert opts["trt_fp16_enable"] is True
+    assert opts["trt_engine_cache_enable"] and opts["trt_timing_cache_enable"]
+    assert opts["trt_engine_cache_path"] == opts["trt_timing_cache_path"] == str(tmp_path)
+    assert opts["trt_profile_min_shapes"] == "image:1x3x32x32,label:1x5"
+    assert opts["trt_profile_opt_shapes"] == "image:2x3x32x32,label:2x5"
+    assert opts["trt_profile_max_shapes"] == "image:4x3x32x32,label:4x5"
+
+
+def test_ort_tensorrt_without_the_execution_provider_is_one_clear_error(tmp_path, bundle):
+    import onnxruntime as ort
+
+    from conftest import stargan_rt
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has the TensorRT execution provider")
+    r = stargan_rt("export", bundle, "-o", tmp_path / "out", "--ort-tensorrt", "--no-int8")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "onnxruntime-gpu" in r.stderr
+    assert not (tmp_path / "out").exists()
