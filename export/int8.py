@@ -43,9 +43,9 @@ def float_to_int8(model: onnx.ModelProto, calib: Samples, recipe: Int8Recipe = I
     from onnxruntime.quantization.shape_inference import quant_pre_process
     from tqdm import tqdm
 
-    meta, io, precision = get_metadata(model)
-    if io != "float" or precision != "fp32":
-        raise BadModel(f"INT8 quantisation needs the FP32 float-I/O model, got io={io}, precision={precision}")
+    meta, io_kind, precision = get_metadata(model)
+    if io_kind != "float" or precision != "fp32":
+        raise BadModel(f"INT8 quantisation needs the FP32 float-I/O model, got io={io_kind}, precision={precision}")
     if len(calib) == 0:
         raise BadModel("no calibration samples")
 
