@@ -1,19 +1,25 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up the runtime and run the main job end to end on the embedded default
-#   make test   set up everything (CPU-only PyTorch) and run the test suite
+#   make demo   install the runtime (numpy, OpenCV, onnxruntime; no torch) and translate a synthetic video and a
+#               grid of faces with the embedded default model, printing FPS and per-stage latency
+#   make test   install everything (CPU-only PyTorch) and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # A CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
+DEMO   ?= demo
+TARGET ?= Blond_Hair
 
-.PHONY: demo test setup setup-test clean
+.PHONY: demo test setup setup-train setup-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 setup: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+setup-train: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e ".[train]"
 
@@ -24,10 +30,14 @@ setup-test: $(BIN)/python
 	$(BIN)/pip install -q --no-deps tensorrt-stubs
 
 demo: setup
-	$(BIN)/stargan-rt --help
+	$(BIN)/stargan-rt synth video -o $(DEMO)/input.mp4 --faces 1 -q
+	$(BIN)/stargan-rt video $(DEMO)/input.mp4 $(DEMO)/output.mp4 -t $(TARGET) --overlay
+	$(BIN)/stargan-rt synth celeba -n 4 --seed 900000 -o $(DEMO)/faces -q --overwrite
+	$(BIN)/stargan-rt translate $(DEMO)/faces/images/*.jpg --grid -d none -o $(DEMO)/grid
+	@echo "demo: $(DEMO)/output.mp4 (translated video) and $(DEMO)/grid/ (every domain for 4 faces)"
 
 test: setup-test
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache $(DEMO)
