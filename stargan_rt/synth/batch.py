@@ -1,12 +1,14 @@
 """Render many pictures at once, in parallel processes, in memory or as model-ready crops.
 
-Workers are started the platform's default way (fork on Linux: no re-import of the caller's script; they
-use numpy and OpenCV only, never torch). Results come back in order and depend only on the jobs, never on the
-number of workers.
+Workers are spawned, not forked: a forked child inherits OpenCV's and torch's thread pools in whatever state
+the parent's threads left them, and can hang on their locks. As with any spawning code, a script that calls
+this must keep its top-level work under `if __name__ == "__main__":`. Results come back in order and depend
+only on the jobs, never on the number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
@@ -40,7 +42,8 @@ def parallel_map(fn: Callable[[J], R], jobs: Sequence[J], workers: int = 0, prog
                 yield fn(job)
                 bar.update()
             return
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
             for r in pool.map(fn, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 8)))):
                 yield r
                 bar.update()

@@ -31,32 +31,36 @@ class Expression:
     mouth_width: float = 1.0
     lift: tuple[float, float] = (0.0, 0.0)  # mouth corners raised: image-left, image-right
     gap: float = 0.0  # lips apart
-    teeth: bool = False
+    teeth: str = ""  # "upper" or "lower" teeth show between the lips
     round_mouth: bool = False
     lips: float = 1.0  # lip fullness (pressed lips < 1)
     upper_raise: float = 0.0  # upper lip pulled up (disgust)
     nose_wrinkles: bool = False
+    frown: bool = False  # vertical lines between the brows
     cheeks: float = 0.0  # smile lines from the nose to the mouth corners
+    dimple: int = 0  # a one-sided smile line (contempt): -1 image-left, 1 image-right
 
 
+# Each expression has its own mouth (the most visible cue at small sizes) and its own brows and eyes.
 NEUTRAL = Expression()
-SMILE = Expression(eye_lower=0.75, mouth_width=1.22, lift=(0.11, 0.11), gap=0.11, teeth=True, cheeks=0.8)
+SMILE = Expression(eye_lower=0.75, mouth_width=1.22, lift=(0.11, 0.11), gap=0.11, teeth="upper", cheeks=0.8)
 EXPRESSION_LOOKS = {
     "neutral": NEUTRAL,
-    "happy": Expression(brow_raise=0.02, eye_upper=0.85, eye_lower=0.35, mouth_width=1.28, lift=(0.15, 0.15),
-                        gap=0.13, teeth=True, cheeks=1.0),
-    "sad": Expression(brow_inner=0.13, eye_upper=0.75, droop=0.035, mouth_width=0.9, lift=(-0.1, -0.1), lips=1.15),
-    "angry": Expression(brow_raise=-0.07, brow_inner=-0.13, brow_squeeze=0.05, eye_upper=0.62, eye_lower=0.7,
-                        mouth_width=0.86, lift=(-0.045, -0.045), lips=0.4),
-    "surprised": Expression(brow_raise=0.16, eye_upper=1.65, eye_lower=1.25, mouth_width=0.6, gap=0.32,
+    "happy": Expression(brow_raise=0.02, eye_upper=0.85, eye_lower=0.35, mouth_width=1.3, lift=(0.16, 0.16),
+                        gap=0.15, teeth="upper", cheeks=1.0),
+    "sad": Expression(brow_raise=0.03, brow_inner=0.2, eye_upper=0.7, droop=0.07, mouth_width=0.92, lift=(-0.19, -0.19),
+                      lips=1.25),
+    "angry": Expression(brow_raise=-0.09, brow_inner=-0.17, brow_squeeze=0.06, eye_upper=0.55, eye_lower=0.7,
+                        mouth_width=0.86, lift=(-0.05, -0.05), lips=0.35, frown=True),
+    "surprised": Expression(brow_raise=0.17, eye_upper=1.7, eye_lower=1.3, mouth_width=0.6, gap=0.34,
                             round_mouth=True, lips=0.9),
-    "fearful": Expression(brow_raise=0.1, brow_inner=0.1, brow_squeeze=0.03, eye_upper=1.55, eye_lower=1.15,
-                          mouth_width=1.2, lift=(-0.07, -0.07), gap=0.11, teeth=True, lips=0.8),
-    "disgusted": Expression(brow_raise=-0.05, brow_inner=-0.07, brow_squeeze=0.03, eye_upper=0.68, eye_lower=0.55,
-                            mouth_width=0.95, lift=(-0.07, -0.03), gap=0.05, teeth=True, upper_raise=0.06,
+    "fearful": Expression(brow_raise=0.12, brow_inner=0.12, brow_squeeze=0.04, eye_upper=1.6, eye_lower=1.2,
+                          mouth_width=1.32, lift=(-0.08, -0.08), gap=0.14, teeth="lower", lips=0.75),
+    "disgusted": Expression(brow_raise=-0.05, brow_inner=-0.04, brow_squeeze=0.02, eye_upper=0.65, eye_lower=0.45,
+                            mouth_width=0.98, lift=(-0.1, -0.04), gap=0.11, teeth="upper", upper_raise=0.12,
                             nose_wrinkles=True),
-    "contemptuous": Expression(brow_one=0.05, eye_upper=0.88, eye_lower=0.85, mouth_width=1.02, lift=(-0.01, 0.11),
-                               lips=0.8, cheeks=0.0),
+    "contemptuous": Expression(brow_one=0.1, eye_upper=0.85, eye_lower=0.8, mouth_width=1.08, lift=(-0.05, 0.19),
+                               lips=0.8, dimple=1),
 }
 LIPSTICK = _rgb(172, 38, 58)
 MOUTH_INSIDE = _rgb(70, 22, 28)
@@ -295,13 +299,20 @@ class _Painter:
             self.paint(opening, MOUTH_INSIDE, alpha=0.95, soft=0.004)
             if e.teeth:
                 mask = shape_mask(self.img.shape, [self.P(opening)])
-                teeth_h = min(e.gap * 0.55, 0.07)
-                self.paint(np.concatenate([xy(up_in - 0.05), xy(up_in + teeth_h)[::-1]]), TEETH, clip=mask)
+                teeth_h = min(e.gap * 0.6, 0.08)
+                edge = up_in if e.teeth == "upper" else lo_in
+                band = [edge - 0.05, edge + teeth_h] if e.teeth == "upper" else [edge - teeth_h, edge + 0.05]
+                self.paint(np.concatenate([xy(band[0]), xy(band[1])[::-1]]), TEETH, clip=mask)
                 self.paint(np.array([[0, my - 0.3], [0, my + 0.3]]), TEETH * 0.8, alpha=0.5, width=0.01,
                            closed=False, clip=mask)
         self.paint(xy(up_in), lip * 0.45, alpha=0.7, width=0.014, closed=False, soft=0.004)
         for s, yc in ((-1, y_l), (1, y_r)):
             self.paint(ellipse(s * mw, yc, 0.025, 0.018, 12), self.skin * 0.5, alpha=0.45, soft=0.012)
+        if e.dimple:
+            s = e.dimple
+            self.paint(through((s * (mw - 0.02), (y_l if s < 0 else y_r) - 0.06), (s * (mw + 0.06), my - 0.02),
+                               (s * (mw + 0.03), my + 0.08)), self.skin * 0.55, alpha=0.6, width=0.03, closed=False,
+                       soft=0.015, clip=self.face_mask)
         if e.cheeks:  # raised cheeks: a highlight on each, and smile lines from the nose to the mouth corners
             self.paint([ellipse(s * 0.5, i.nose_y + 0.02, 0.2, 0.13) for s in (-1, 1)], WHITE, alpha=0.14 * e.cheeks,
                        soft=0.07, clip=self.face_mask)
@@ -346,6 +357,10 @@ class _Painter:
         thick = (0.075 if a.male else 0.045) * np.linspace(1.0, 0.45, len(line))[:, None]
         shape = np.concatenate([line - (0, 1) * thick / 2, (line + (0, 1) * thick / 2)[::-1]])
         self.paint(shape, i.brow_colour * (0.8 if a.male else 1.0), alpha=0.92, soft=0.008, bump=0.05)
+        if e.frown:  # vertical furrows above the nose, on this brow's side
+            x = s * 0.05
+            self.paint(np.array([[x, y - 0.1], [x * 1.3, y + 0.07]]), self.skin * 0.5, alpha=0.6, width=0.022,
+                       closed=False, soft=0.01, clip=self.face_mask)
 
     # --- hair and glasses -------------------------------------------------------------------------------------
     def hair(self) -> None:
