@@ -30,9 +30,11 @@ from .base import REGISTRY, BackendInfo, Runner, register
 __all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "Runner", "BackendInfo", "register"]
 
 # Artifacts looked for inside a directory, in order of preference for a backend that accepts several.
-# An FP16 ONNX is taken only where no FP32 one is (the embedded default ships it: half the size, and as fast
-# as FP32 on CPU onnxruntime); INT8 is left to explicit paths, since it trades accuracy for speed.
-ARTIFACT_NAMES = ("generator_fp16.plan", "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx")
+# Reduced-precision ONNX files are taken only where no FP32 one is: an export folder is opened at full precision
+# (INT8 trades accuracy for speed: ask for it by path), while the embedded default, which ships only an INT8
+# ONNX beside its bundle (small, and 2x faster than FP32 on CPU at 41 dB PSNR), runs without torch.
+ARTIFACT_NAMES = ("generator_fp16.plan", "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx",
+                  "generator_int8.onnx")
 
 _discovered = False
 

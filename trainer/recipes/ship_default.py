@@ -3,8 +3,8 @@
     python trainer/recipes/ship_default.py runs/default-model/bundle runs/default-model/export
 
 Writes the bundle with FP16 weights (the runtime loads them as FP32; 2.1M parameters -> 4.2 MB) and the
-export's FP16 ONNX (InstanceNorm and I/O in FP32; as fast as FP32 on CPU onnxruntime, half the size), so
-the package stays under ~10 MB and the runtime works with or without torch.
+export's INT8 ONNX (2.7 MB; on the 2-core CPU about 2x faster than FP32 onnxruntime, 41 dB PSNR against FP32
+on SynthFaces), so the package stays under ~10 MB and the runtime works with or without torch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(bundle: str, export_dir: str) -> None:
     meta, weights = load_bundle(bundle)
     half = {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in weights.items()}
     save_bundle(DEFAULT_MODEL_DIR, meta, half)
-    shutil.copyfile(Path(export_dir) / "generator_fp16.onnx", DEFAULT_MODEL_DIR / "generator_fp16.onnx")
+    shutil.copyfile(Path(export_dir) / "generator_int8.onnx", DEFAULT_MODEL_DIR / "generator_int8.onnx")
     for f in sorted(DEFAULT_MODEL_DIR.iterdir()):
         print(f"{f.stat().st_size / 1e6:6.2f} MB  {f}")
 
