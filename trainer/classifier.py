@@ -202,9 +202,10 @@ def train_classifier(config: ClassifierConfig = ClassifierConfig(), progress: bo
     c = config
     x_train, a_train = _render_set(0, c.train_images, c.seed, c.image_size, progress, "classifier data")
     x_val, a_val = _render_set(c.train_images, c.val_images, c.seed, c.image_size, progress, "classifier val data")
-    hair, binary, expr = (torch.from_numpy(t) for t in targets(a_train))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # a GPU only speeds it up
+    hair, binary, expr = (torch.from_numpy(t).to(device) for t in targets(a_train))
     torch.manual_seed(c.seed)
-    net = _build_net(c.width)
+    net = _build_net(c.width).to(device)
     steps = c.epochs * (len(x_train) // c.batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=max(steps, 1))
@@ -218,18 +219,19 @@ def train_classifier(config: ClassifierConfig = ClassifierConfig(), progress: bo
             order = rng.permutation(len(x_train))
             for i in range(0, len(order) - c.batch_size + 1, c.batch_size):
                 idx = order[i : i + c.batch_size]
-                x = torch.from_numpy(_to_input(_augment(x_train[idx], rng, c.image_size), c.image_size))
+                x = torch.from_numpy(_to_input(_augment(x_train[idx], rng, c.image_size), c.image_size)).to(device)
                 out = net(x)
-                loss = (torch.nn.functional.cross_entropy(out[:, :h], hair[idx])
-                        + torch.nn.functional.binary_cross_entropy_with_logits(out[:, h : h + b], binary[idx]) * b
-                        + torch.nn.functional.cross_entropy(out[:, h + b :], expr[idx]))
+                ix = torch.from_numpy(idx).to(device)
+                loss = (torch.nn.functional.cross_entropy(out[:, :h], hair[ix])
+                        + torch.nn.functional.binary_cross_entropy_with_logits(out[:, h : h + b], binary[ix]) * b
+                        + torch.nn.functional.cross_entropy(out[:, h + b :], expr[ix]))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
                 bar.update()
-    clf = AttributeClassifier(net, c, {})
+    clf = AttributeClassifier(net.cpu(), c, {})
     clf.report = {"val_accuracy": clf.accuracy(x_val, a_val), "train_seconds": round(time.perf_counter() - start, 1),
                   "config": asdict(c), "renderer_version": RENDERER_VERSION, "classifier_version": CLASSIFIER_VERSION}
     return clf

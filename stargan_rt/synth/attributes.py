@@ -8,6 +8,7 @@ datasets has domains this module can read back (`get`) and apply (`set`) for gro
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,8 @@ class Attributes:
             return replace(self, expression="neutral", smiling=on)
         if name not in BINARY:
             raise BadInput(f"SynthFaces does not render {name!r}; it renders {', '.join(RENDERED)}")
-        return replace(self, **{_field(name): bool(on)})
+        change: dict[str, Any] = {_field(name): bool(on)}
+        return replace(self, **change)
 
     def names(self) -> list[str]:
         """The domains this image shows (hair colour, set binary attributes, expression)."""

@@ -117,7 +117,7 @@ def shape_mask(shape: tuple[int, ...], polys: list[np.ndarray], *, thickness: fl
         cv2.polylines(mask, pts, closed, 255, max(1, int(round(thickness))), cv2.LINE_AA, shift=_SHIFT)
     else:
         cv2.fillPoly(mask, pts, 255, cv2.LINE_AA, shift=_SHIFT)
-    out = mask.astype(np.float32) * (1.0 / 255.0)
+    out: np.ndarray = mask.astype(np.float32) * (1.0 / 255.0)
     if blur > 0:
         out = cv2.GaussianBlur(out, (0, 0), blur)
     return Patch(out, box)

@@ -110,7 +110,7 @@ class Head:
         x = np.where(lower, self.width * np.sign(c) * np.abs(c) ** p * (1 - self.taper * (y / self.bottom) ** 2), x)
         return np.stack([x, y], axis=1)
 
-    def half_width(self, y: np.ndarray) -> np.ndarray:
+    def half_width(self, y: float | np.ndarray) -> np.ndarray:
         """The face's half-width at height y (face units)."""
         y = np.asarray(y, np.float64)
         up = self.width * np.sqrt(np.clip(1 - (y / self.top) ** 2, 0, 1))
@@ -143,7 +143,7 @@ class _Painter:
     def P(self, pts: np.ndarray, bump: float = 0.0) -> np.ndarray:
         return self.f.px(pts, bump)
 
-    def paint(self, pts: np.ndarray | list[np.ndarray], colour: np.ndarray | float, *, alpha: float = 1.0,
+    def paint(self, pts: np.ndarray | list[np.ndarray], colour: np.ndarray | float | Patch, *, alpha: float = 1.0,
               width: float = 0.0, closed: bool = True, soft: float = 0.0, clip: Patch | None = None,
               bump: float = 0.0) -> None:
         """paint() with shapes, line widths and softness in face units."""
@@ -355,7 +355,8 @@ class _Painter:
         arch = (s * (i.eye_x + i.brow_len * 0.1), y - i.brow_arch - 0.02 - e.brow_raise * 0.3)
         line = bezier(inner, arch, outer, 14)
         thick = (0.075 if a.male else 0.045) * np.linspace(1.0, 0.45, len(line))[:, None]
-        shape = np.concatenate([line - (0, 1) * thick / 2, (line + (0, 1) * thick / 2)[::-1]])
+        half = np.array([0.0, 1.0]) * thick / 2
+        shape = np.concatenate([line - half, (line + half)[::-1]])
         self.paint(shape, i.brow_colour * (0.8 if a.male else 1.0), alpha=0.92, soft=0.008, bump=0.05)
         if e.frown:  # vertical furrows above the nose, on this brow's side
             x = s * 0.05

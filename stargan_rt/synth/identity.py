@@ -204,7 +204,7 @@ def make_identity(seed: int) -> Identity:
         glasses_size=extra_r.uniform(0.9, 1.1), glasses_thick=extra_r.uniform(0.022, 0.04),
         clothes=_rgb(*extra_r.uniform(20, 235, 3)), neckline=int(extra_r.integers(2)),
         background=int(scene_r.integers(4)),
-        bg_colours=tuple(_muted(scene_r) for _ in range(3)),
+        bg_colours=(_muted(scene_r), _muted(scene_r), _muted(scene_r)),
         bg_angle=scene_r.uniform(0, 2 * np.pi), light_angle=scene_r.uniform(0, 2 * np.pi),
         light_strength=scene_r.uniform(0.0, 0.3), light_tint=(1 + scene_r.uniform(-0.06, 0.06, 3)).astype(np.float32),
         brightness=scene_r.uniform(0.88, 1.08),

@@ -21,8 +21,8 @@ def background(ident: Identity, w: int, h: int) -> np.ndarray:
         ox, oy = rng.uniform(-0.4, 0.4, 2)
         t = np.clip(np.hypot(X - ox, Y - oy) / 0.9, 0, 1)
     elif ident.background == 2:  # clouds: two octaves of smooth noise
-        t = sum(cv2.resize(rng.random((n, n)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC) * a
-                for n, a in ((4, 0.7), (9, 0.3)))
+        t = np.sum([cv2.resize(rng.random((n, n)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC) * a
+                    for n, a in ((4, 0.7), (9, 0.3))], axis=0)
         t = np.clip((t - t.min()) / max(float(np.ptp(t)), 1e-6), 0, 1)
     else:  # a wall with soft vertical bands (door frames, curtains)
         edges = np.sort(rng.uniform(-0.5, 0.5, 3))

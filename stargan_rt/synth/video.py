@@ -81,7 +81,7 @@ def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*codec), fps, (w, h))
         if not writer.isOpened():
             raise BadInput(f"{path}: OpenCV cannot write {codec} video here")
         all_boxes = []

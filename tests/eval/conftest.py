@@ -11,7 +11,7 @@ import pytest
 from stargan_rt.backends.base import Runner
 from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess
 from stargan_rt.images import crop_resize, to_frames, to_tensor
-from stargan_rt.synth import CELEBA_SIZE, HAIR_COLOURS, Attributes, identity_seed, render
+from stargan_rt.synth import CELEBA_SIZE, HAIR_COLOURS, RAFD_SIZE, Attributes, identity_seed, render
 
 TEST_CLASSIFIER = dict(image_size=48, train_images=2000, val_images=300, epochs=10, width=16)
 CELEBA5 = DomainSet("CelebA", "multi_label", ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"),
@@ -22,6 +22,10 @@ RAFD8 = DomainSet("RaFD", "one_hot", ("angry", "contemptuous", "disgusted", "fea
 
 def celeba_meta(size: int = 32) -> ModelMeta:
     return ModelMeta(Architecture(image_size=size, c_dim=5, conv_dim=4, repeat_num=1), (CELEBA5,), Preprocess(178))
+
+
+def rafd_meta(size: int = 32) -> ModelMeta:
+    return ModelMeta(Architecture(image_size=size, c_dim=8, conv_dim=4, repeat_num=1), (RAFD8,), Preprocess(None))
 
 
 def joint_meta(size: int = 32) -> ModelMeta:
@@ -80,12 +84,14 @@ class PerfectRunner(Runner):
     name = "perfect"
 
     def __init__(self, meta: ModelMeta, people):
-        self.meta, self.seen = meta, {}
+        self.meta = meta
+        self.seen: dict[str, tuple[int, Attributes]] = {}
         for p in people:
             self._draw(p.identity, p.attrs)
 
     def _draw(self, identity: int, attrs: Attributes) -> np.ndarray:
-        img = crop_resize(render(identity, attrs, CELEBA_SIZE), self.meta.preprocess, self.meta.architecture.image_size)
+        size = CELEBA_SIZE if self.meta.preprocess.crop_size else RAFD_SIZE  # RaFD-like: whole face-centred picture
+        img = crop_resize(render(identity, attrs, size), self.meta.preprocess, self.meta.architecture.image_size)
         self.seen[hashlib.sha1(img.tobytes()).hexdigest()] = (identity, attrs)
         return img
 

@@ -12,7 +12,7 @@ from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess
 from stargan_rt.synth import BINARY, HAIR_COLOURS, Attributes, identity_seed, render
 from trainer.evaluate import check_domains, evaluate, l1, markdown, psnr, ssim, write_report
 
-from .conftest import IdentityRunner, PerfectRunner, celeba_meta, eval_people, joint_meta
+from .conftest import IdentityRunner, PerfectRunner, celeba_meta, eval_people, joint_meta, rafd_meta
 
 
 def test_metrics_of_identical_and_different_images():
@@ -87,6 +87,18 @@ def test_joint_models_report_the_cross_dataset_case(classifier):
     assert cross["accuracy"] == cross["ceiling"] and cross["psnr"] == 100.0
     assert [c["domain"] for c in report["columns"] if c["cross_dataset"]][:2] == ["angry", "contemptuous"]
     assert "cross-dataset" in markdown(report)
+
+
+def test_rafd_models_are_measured_on_rafd_like_people(classifier):
+    from trainer.evaluate import heldout_people
+
+    meta = rafd_meta()
+    people = heldout_people(meta, 3, seed=4)
+    assert all(not p.attrs.eyeglasses for p in people), "RaFD-like people, as the model was trained on"
+    report, _ = evaluate(PerfectRunner(meta, people), classifier, people, workers=1, progress=False)
+    s = report["summary"]
+    assert s["n"] == 3 * 8 and report["cross_dataset"] is None
+    assert s["accuracy"] == s["ceiling"] and s["psnr"] == 100.0 and s["cycle_l1"] == 0.0
 
 
 def test_models_of_other_domains_are_refused():
