@@ -7,11 +7,11 @@ import sys
 
 HEAVY = ("torch", "tensorrt", "pycuda", "onnx")
 
-# Every module of the package except the one that is PyTorch by design.
+# Every module of the package except the one that is PyTorch by design and `python -m stargan_rt`'s entry.
 IMPORT_ALL = f"""
 import importlib, pkgutil, sys
 import stargan_rt
-skip = {{"stargan_rt.torch_model"}}
+skip = {{"stargan_rt.torch_model", "stargan_rt.__main__"}}
 names = [m.name for m in pkgutil.walk_packages(stargan_rt.__path__, "stargan_rt.") if m.name not in skip]
 for name in names:
     importlib.import_module(name)
