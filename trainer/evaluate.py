@@ -207,7 +207,8 @@ def evaluate(runner: "Runner", classifier: "AttributeClassifier", people: Sequen
     def summarise(sel: np.ndarray) -> dict[str, Any]:
         return {"n": int(sel.sum()), **{k: round(float(v[sel].mean()), 4) for k, v in per_case.items()}}
 
-    titles = list(dict.fromkeys(c.title for c in cases))
+    order = {d: i for i, d in enumerate(meta.domain_names)}
+    titles = sorted(dict.fromkeys(c.title for c in cases), key=lambda t: (order[t.lstrip("-")], t.startswith("-")))
     columns = [{"domain": t, "cross_dataset": any(c.cross_dataset for c in cases if c.title == t),
                 **summarise(np.array([c.title == t for c in cases]))} for t in titles]
     cross = np.array([c.cross_dataset for c in cases])
@@ -224,11 +225,14 @@ def evaluate(runner: "Runner", classifier: "AttributeClassifier", people: Sequen
         "seconds": {"render": round(render_s, 2), "translate": round(model_s, 2), "cycle": round(cycle_s, 2),
                     "ms_per_image": round(1000 * (model_s + cycle_s) / (2 * len(cases)), 2)},
     }
-    return report, _grid(x, truth, out, cases, titles, grid_rows)
+    return report, _grid(x, truth, out, cases, meta, grid_rows)
 
 
-def _grid(x: np.ndarray, truth: np.ndarray, out: np.ndarray, cases: list[Case], titles: list[str], rows: int) -> np.ndarray:
-    """Per person: [input | truth per domain] above [input | model output per domain]."""
+def _grid(x: np.ndarray, truth: np.ndarray, out: np.ndarray, cases: list[Case], meta: ModelMeta, rows: int) -> np.ndarray:
+    """Per person: [input | truth per domain] above [input | model output per domain]. Columns are the model's
+    domains; "~Male" flips the attribute (as the paper's figures do), hair colours and expressions are set."""
+    headers = [d if any(d in g for ds in meta.datasets for g in ds.exclusive) or ds.kind == "one_hot" else f"~{d}"
+               for ds in meta.datasets for d in ds.domains]
     side = max(x.shape[1], 96)
 
     def big(img: np.ndarray, tag: str | None = None) -> np.ndarray:
@@ -243,7 +247,7 @@ def _grid(x: np.ndarray, truth: np.ndarray, out: np.ndarray, cases: list[Case], 
         ks = [k for k, c in enumerate(cases) if c.person == p]
         grid_rows.append([big(x[p], "truth")] + [big(truth[k]) for k in ks])
         grid_rows.append([big(x[p], "model")] + [big(out[k]) for k in ks])
-    return make_grid(grid_rows, ["input", *titles])
+    return make_grid(grid_rows, ["input", *headers])
 
 
 def markdown(report: dict[str, Any]) -> str:
