@@ -439,7 +439,7 @@ def hair_outline(head: Head, style: Hairstyle) -> np.ndarray:
     """The hair in front of the head: a cap over the skull, side locks, long hair over the shoulders."""
     R, T = head.width + style.volume, head.top + style.volume
     a = np.linspace(np.pi, 2 * np.pi, 41)
-    arc = np.stack([R * np.cos(a), T * np.sin(a) - style.top * np.sin(a) ** 8], 1)
+    arc = np.stack([R * np.cos(a), T * np.sin(a) - style.top * np.sin(a) ** 4], 1)
     inset = 0.03 if style.length is None else 0.1
     temple_y = style.hairline + 0.34
     xt = float(head.half_width(temple_y)) - inset
@@ -457,10 +457,19 @@ def hair_outline(head: Head, style: Hairstyle) -> np.ndarray:
         pts = np.stack([sign * (head.half_width(side_ys) - inset), side_ys], 1)
         return pts if sign > 0 else pts[::-1]
 
-    if style.length is None:
-        right = np.array([[R * 0.97, style.side]])
-        left = np.array([[-R * 0.97, style.side]])
-        return np.concatenate([arc, right, inner_side(1), hairline, inner_side(-1), left])
+    if style.length is None:  # short hair: the hairline turns back at the temples, narrow sideburns by the ears
+        xc = 0.74 * head.width
+        yc = style.hairline + 0.12 - 1.5 * style.recede
+        xs = np.linspace(xc, -xc, 25)
+        if style.fringe is not None:
+            line = style.fringe + 0.05 * (xs / xc) ** 2 + 0.02 * (np.arange(len(xs)) % 2)
+        else:
+            line = style.hairline + (yc - style.hairline) * (xs / xc) ** 2 + 0.08 * style.part * xs / xc
+        ys = np.array([style.side, -0.25])
+        side = np.stack([head.half_width(ys) - (0.05, 0.08), ys], 1)  # sideburn: bottom, then its front edge up
+        right = np.concatenate([[[R * 0.97, style.side]], side])
+        left = (right * (-1, 1))[::-1]
+        return np.concatenate([arc, right, np.stack([xs, line], 1), left])
     ys = np.linspace(0, style.length, 16)
     t = ys / style.length
     ox = R + (style.width - R) * t**1.5 + style.wave * np.sin(ys * 6)

@@ -70,6 +70,7 @@ class Hairstyle:
     width: float  # half-width of the hair behind the head at its lower end
     wave: float  # amplitude of waves on the long hair's outline
     top: float  # extra height on top (quiff)
+    recede: float = 0.0  # how far the hairline's corners draw back at the temples (short hair)
 
     @property
     def bangs(self) -> bool:
@@ -157,10 +158,10 @@ def _male_hair(r: np.random.Generator) -> Hairstyle:
     return Hairstyle(
         volume={"crop": r.uniform(0.09, 0.14), "side": r.uniform(0.13, 0.2), "quiff": r.uniform(0.12, 0.18),
                 "fringe": r.uniform(0.12, 0.18)}[style],
-        hairline=r.uniform(-0.9, -0.74), fringe=r.uniform(-0.66, -0.56) if style == "fringe" else None,
+        hairline=r.uniform(-1.02, -0.86), fringe=r.uniform(-0.66, -0.56) if style == "fringe" else None,
         part=float(r.choice([-1, 1]) * r.uniform(0.3, 0.8)) if style == "side" else 0.0,
         side=r.uniform(-0.12, 0.12), length=None, width=1.0, wave=0.0,
-        top=r.uniform(0.15, 0.28) if style == "quiff" else r.uniform(0.0, 0.05),
+        top=r.uniform(0.1, 0.2) if style == "quiff" else r.uniform(0.0, 0.05), recede=r.uniform(0.0, 0.1),
     )
 
 
@@ -189,7 +190,7 @@ def make_identity(seed: int) -> Identity:
         face_bottom=face_r.uniform(1.16, 1.32),
         jaw_female=(face_r.uniform(1.9, 2.3), face_r.uniform(0.24, 0.36)),
         jaw_male=(face_r.uniform(2.7, 3.4), face_r.uniform(0.06, 0.16)),
-        eye_x=feat_r.uniform(0.36, 0.43), eye_y=feat_r.uniform(-0.08, 0.02), eye_w=feat_r.uniform(0.25, 0.32),
+        eye_x=feat_r.uniform(0.36, 0.43), eye_y=feat_r.uniform(-0.08, 0.02), eye_w=feat_r.uniform(0.27, 0.34),
         eye_open=feat_r.uniform(0.085, 0.12), eye_tilt=feat_r.uniform(-0.04, 0.05),
         iris=IRIS[int(feat_r.integers(len(IRIS)))] * feat_r.uniform(0.85, 1.15),
         brow_gap=feat_r.uniform(0.2, 0.27), brow_len=feat_r.uniform(0.36, 0.46), brow_arch=feat_r.uniform(0.03, 0.08),

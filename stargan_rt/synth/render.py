@@ -21,7 +21,7 @@ from .identity import Identity, make_identity
 from .scene import background, light, noise
 
 # Bump whenever a change alters any rendered pixel: cached classifiers and recorded numbers depend on it.
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 CELEBA_SIZE = (178, 218)  # aligned CelebA, width x height
 RAFD_SIZE = (256, 256)
 FACE_UNIT = 0.235  # half the head's width, as a fraction of the picture width
