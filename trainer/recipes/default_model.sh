@@ -5,7 +5,9 @@
 #
 #     bash trainer/recipes/default_model.sh OUT_DIR        # env: MINUTES (default 4), N_IMAGES (12000)
 #
-# (SIZE, CONV, DEVICE, AMP, PROBE override the defaults for dry runs on a CPU.)
+# (SIZE, CONV, DEVICE, AMP, PROBE override the defaults for dry runs on a CPU; ITERS skips the probe.)
+# The bundle is written when training ends or --max-minutes (MINUTES + 1.5) runs out: an outer `timeout` must
+# allow more than that, plus ~1 min of rendering and a cold GPU's first minute at half speed, or nothing is saved.
 # The iteration count is fitted to the budget: a 300-iteration probe measures iterations per second, then the
 # real run takes that many iterations, half at constant learning rate and half decaying linearly to zero,
 # as the official schedule does (100k + 100k at full size).
