@@ -13,6 +13,10 @@ when used) and registers itself with `base.register`. `auto` takes the highest-p
 one of the candidate artifacts and is available on this machine:
 
     tensorrt (engine) > ort-tensorrt > torch-cuda > ort-cuda > torch-cpu-bf16 (CPU with bf16 support) > ort-cpu > torch-cpu
+
+except that an INT8 ONNX on a CPU without AMX ranks ort-cpu above torch-cpu-bf16: measured on the 2-core AVX-512
+machine, INT8 onnxruntime ran 2.5x and bf16 autocast 1.75x faster than FP32 (benchmarks/results/cpu-2core); with
+AMX, bf16 is the faster one (the notes: 28 ms bf16 vs 49 ms INT8 at the official size).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ __all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "R
 # Reduced-precision ONNX files are taken only where no FP32 one is: an export folder is opened at full precision
 # (INT8 trades accuracy for speed: ask for it by path), while the embedded default, which ships only an INT8
 # ONNX beside its bundle (small, and 2x faster than FP32 on CPU at 41 dB PSNR), runs without torch.
-ARTIFACT_NAMES = ("generator_fp16.plan", "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx",
-                  "generator_int8.onnx")
+FULL_PRECISION_ONNX = ("generator.onnx", "generator_frames.onnx")
+REDUCED_PRECISION_ONNX = ("generator_fp16.onnx", "generator_int8.onnx")
+ARTIFACT_NAMES = ("generator_fp16.plan", *FULL_PRECISION_ONNX, *REDUCED_PRECISION_ONNX)
 
 _discovered = False
 
@@ -59,6 +64,8 @@ def candidate_artifacts(path: str | Path) -> list[Path]:
         return [path]
     found = [path] if is_bundle(path) else []
     found += [path / n for n in ARTIFACT_NAMES if (path / n).is_file()]
+    if any(f.name in FULL_PRECISION_ONNX for f in found):
+        found = [f for f in found if f.name not in REDUCED_PRECISION_ONNX]
     if not found:
         raise BadModel(f"{path}: no model inside (expected model.json or one of {', '.join(ARTIFACT_NAMES)})")
     return found
@@ -82,15 +89,19 @@ def choose_backend(path: str | Path, backend: str = "auto") -> tuple[BackendInfo
             raise MissingDependency(f"backend {backend} is not available here: {why}")
         return info, artifact, f"asked for {backend} ({why})"
     skipped: list[str] = []
-    for info in registry.values():  # highest priority first
-        artifact = next((a for a in artifacts if info.accepts(a)), None)
-        if artifact is None:
-            continue
-        ok, why = info.available()
+    # Every (backend, artifact) pair, fastest first: a backend's priority can depend on the artifact.
+    pairs = [(info, a) for info in registry.values() for a in artifacts if info.accepts(a)]
+    pairs.sort(key=lambda pair: -pair[0].priority_for(pair[1]))  # stable: ties keep ARTIFACT_NAMES order
+    verdicts: dict[str, tuple[bool, str]] = {}
+    for info, artifact in pairs:
+        if info.name not in verdicts:
+            verdicts[info.name] = info.available()
+        ok, why = verdicts[info.name]
         if ok:
             passed = f"; skipped {'; '.join(skipped)}" if skipped else ""
             return info, artifact, f"auto: {info.name} is the fastest backend available for {artifact.name} ({why}){passed}"
-        skipped.append(f"{info.name}: {why}")
+        if not any(s.startswith(f"{info.name}:") for s in skipped):
+            skipped.append(f"{info.name}: {why}")
     detail = "; ".join(skipped) if skipped else _kinds(registry, artifacts)
     raise BadModel(f"no backend available for {path}: {detail}")
 

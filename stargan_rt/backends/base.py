@@ -57,16 +57,26 @@ class BackendInfo:
     accepts: Callable[[Path], bool]  # can this backend load that artifact?
     available: Callable[[], tuple[bool, str]]  # (usable here?, why not / what it would use)
     priority: int  # higher is faster; `auto` picks the highest available that accepts the artifact
+    # Priority for one artifact, where speed depends on it (an INT8 ONNX on CPU); None: `priority` for all.
+    rank: Callable[[Path], int] | None = None
+
+    def priority_for(self, artifact: Path) -> int:
+        return self.rank(artifact) if self.rank is not None else self.priority
 
 
 REGISTRY: dict[str, BackendInfo] = {}
 
 
 def register(
-    name: str, *, accepts: Callable[[Path], bool], available: Callable[[], tuple[bool, str]], priority: int
+    name: str,
+    *,
+    accepts: Callable[[Path], bool],
+    available: Callable[[], tuple[bool, str]],
+    priority: int,
+    rank: Callable[[Path], int] | None = None,
 ) -> Callable[[Callable[..., Runner]], Callable[..., Runner]]:
     def deco(factory: Callable[..., Runner]) -> Callable[..., Runner]:
-        REGISTRY[name] = BackendInfo(name, factory, accepts, available, priority)
+        REGISTRY[name] = BackendInfo(name, factory, accepts, available, priority, rank)
         return factory
 
     return deco

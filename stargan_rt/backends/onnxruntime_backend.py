@@ -21,6 +21,7 @@ from ..bundle import METADATA_KEY, ModelMeta
 from ..errors import BadModel, MissingDependency
 from ..images import to_frames, to_tensor
 from ._checks import check_frames, check_images, ensure_open
+from ._cpu import cpu_has
 from .base import Runner, register
 
 IO_KEY = f"{METADATA_KEY}.io"
@@ -134,7 +135,13 @@ class OrtRunner(Runner):
         self.session = None  # type: ignore[assignment]  # drops the session and its device memory
 
 
-@register("ort-cpu", accepts=_is_onnx, available=lambda: _available("CPUExecutionProvider", False), priority=20)
+def _cpu_rank(path: Path) -> int:
+    # An INT8 model outruns torch bf16 (priority 50) on CPUs without AMX; see the ranking in backends/__init__.py.
+    return 55 if path.name.endswith("_int8.onnx") and not cpu_has("amx_int8", "amx_bf16") else 20
+
+
+@register("ort-cpu", accepts=_is_onnx, available=lambda: _available("CPUExecutionProvider", False), priority=20,
+          rank=_cpu_rank)
 class OrtCpuRunner(OrtRunner):
     name = "ort-cpu"
 

@@ -20,6 +20,7 @@ import numpy as np
 from ..bundle import is_bundle
 from ..errors import MissingDependency
 from ._checks import check_frames, check_images, ensure_open
+from ._cpu import cpu_has
 from .base import Runner, register
 
 if TYPE_CHECKING:
@@ -38,11 +39,7 @@ def _torch_available() -> tuple[bool, str]:
 
 def cpu_has_bf16() -> bool:
     """Native bf16 matrix instructions (AVX512-BF16 or AMX): without them bf16 on CPU is slower than FP32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return cpu_has("avx512_bf16", "amx_bf16")
 
 
 def _bf16_available() -> tuple[bool, str]:
