@@ -93,6 +93,11 @@ class HaarDetector:
     def __init__(self, max_side: int = 320, min_face: float = 0.1, neighbours: int = 5):
         # alt2: on scikit-image's astronaut the default cascade also "finds" a face on the shuttle at some
         # scales; alt2 finds only hers, at every scale tried (320-640 px).
+        if not hasattr(cv2, "CascadeClassifier") or not hasattr(getattr(cv2, "data", None), "haarcascades"):
+            raise MissingDependency(
+                f"OpenCV {cv2.__version__} has no Haar cascades (5.x wheels dropped them); install "
+                "'opencv-python-headless<5', or pass --detector none / dlib / yunet:MODEL.onnx"
+            )
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt2.xml"  # type: ignore[attr-defined]
         self.cascade = cv2.CascadeClassifier(str(path))
         if self.cascade.empty():

@@ -141,3 +141,15 @@ def test_dlib_detector_when_installed(astronaut):
     pytest.importorskip("dlib", reason="dlib is optional and not installed here")
     boxes = make_detector("dlib").detect(astronaut)
     assert any(b.iou(ASTRONAUT_FACE) > 0.3 for b in boxes)
+
+
+def test_an_opencv_without_haar_cascades_is_one_clear_line(monkeypatch):
+    # OpenCV 5 wheels ship no cascades and no CascadeClassifier (seen on the GPU machine): say so, no AttributeError.
+    import cv2
+
+    from stargan_rt.errors import MissingDependency
+    from stargan_rt.faces.detect import HaarDetector
+
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(MissingDependency, match="no Haar cascades"):
+        HaarDetector()
