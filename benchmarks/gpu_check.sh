@@ -47,12 +47,16 @@ run_phase() {  # name limit_s command... : log to $OUT/<name>.log, show its tail
 }
 
 # --- wheels carried along (no network): safetensors, tqdm, pytest, matplotlib... ---------------------------
-# The machine's own numpy/torch/opencv stay: a carried copy would shadow the ones torch and CuPy were built with.
+# The machine's own numpy/torch stay: a carried copy would shadow the ones torch and CuPy were built with. Its
+# OpenCV stays too unless it lacks Haar cascades (5.x wheels, as on the H200 machine seen on 2026-11-26): then a
+# carried opencv-python-headless<5 wheel is what the pipeline phase needs.
 shopt -s nullglob
 WHEELS=()
+CV2_HAS_HAAR=$("$PY" -c "import cv2; print(int(hasattr(cv2, 'CascadeClassifier')))" 2>/dev/null || echo 0)
 for w in .whl/*.whl; do
     case "$(basename "$w")" in
-        numpy-* | torch-* | opencv* | nvidia_* | triton-*) echo "wheels: skipping $(basename "$w") (the machine has its own)" ;;
+        opencv*) if [ "$CV2_HAS_HAAR" = 1 ]; then echo "wheels: skipping $(basename "$w") (the machine's OpenCV has Haar cascades)"; else WHEELS+=("$w"); fi ;;
+        numpy-* | torch-* | nvidia_* | triton-*) echo "wheels: skipping $(basename "$w") (the machine has its own)" ;;
         *) WHEELS+=("$w") ;;
     esac
 done
@@ -63,7 +67,7 @@ if [ ${#WHEELS[@]} -gt 0 ]; then
     else
         STATUS+=("wheels: pip install from .whl FAILED (log: $OUT/wheels.log)")
     fi
-    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+    export PYTHONPATH="/tmp/site:$PYTHONPATH"  # ahead of site-packages (a carried OpenCV must win)
 fi
 
 # --- env ------------------------------------------------------------------------------------------------------
