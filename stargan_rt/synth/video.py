@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,7 +16,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_path, atomic_write_text
 from ..errors import BadInput
 from .attributes import sample_attributes
 from .draw import Frame
@@ -77,10 +75,8 @@ def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = 
     w, h = size
     if w < 64 or h < 64 or w % 2 or h % 2:
         raise BadInput(f"video size {w}x{h}: use even sides of at least 64 pixels")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp_path:
+        tmp = str(tmp_path)
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter.fourcc(*codec), fps, (w, h))
         if not writer.isOpened():
             raise BadInput(f"{path}: OpenCV cannot write {codec} video here")
@@ -95,13 +91,6 @@ def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = 
         if read_back != n:
             raise BadInput(f"{path}: wrote {n} frames but OpenCV reads back {read_back}; try the other format "
                            f"({', '.join(CODECS)})")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; a video is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     info = {
         "fps": fps, "size": [w, h], "frames": n, "seed": seed, "codec": codec,
         "faces": [{"identity": identity_seed("video", seed, 1 + j),
