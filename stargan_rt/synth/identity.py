@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import BadInput
 
-SPLITS = {"celeba": 0, "rafd": 1, "heldout": 2, "classifier": 3, "video": 4}
+SPLITS = {"celeba": 0, "rafd": 1, "heldout": 2, "classifier": 3, "video": 4, "scene": 5}
 _SPLIT_STRIDE = 10**12
 _SEED_STRIDE = 10**8
 

@@ -49,6 +49,13 @@ def face_frame(ident: Identity, w: int, h: int) -> Frame:
                  unit=w * FACE_UNIT * ident.scale, roll=ident.roll, yaw=ident.yaw)
 
 
+def training_square(frame: Frame) -> tuple[float, float, float]:
+    """(centre x, centre y, side) of the square that a training picture of the face at `frame` shows: the centre
+    crop of a CelebA-like render, the face at its centre, half the head FACE_UNIT of the side (identity jitter
+    of shift and scale aside)."""
+    return frame.cx, frame.cy, frame.unit / FACE_UNIT
+
+
 def _upscaled(frame: Frame, k: int) -> Frame:
     return Frame(cx=(frame.cx + 0.5) * k - 0.5, cy=(frame.cy + 0.5) * k - 0.5, unit=frame.unit * k,
                  roll=frame.roll, yaw=frame.yaw)

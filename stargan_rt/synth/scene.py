@@ -1,11 +1,17 @@
-"""What surrounds the person: background, lighting and sensor noise (all fixed by the identity)."""
+"""What surrounds the person: background, lighting and sensor noise (all fixed by the identity), and whole
+scenes of people composed over them (the streaming demo, the whole-frame evaluation)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
 
+from .attributes import Attributes
 from .draw import Frame
+from .face import Head, draw_face
 from .identity import Identity
 
 
@@ -46,3 +52,33 @@ def light(img: np.ndarray, frame: Frame, angle: float, strength: float, tint: np
 def noise(shape: tuple[int, int, int], sigma: float, seed: int) -> np.ndarray:
     """Gaussian sensor noise in [0, 255] units."""
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32) * np.float32(sigma)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One person in a scene: who, showing what, and where (a face frame in the scene's pixels)."""
+
+    identity: Identity
+    attrs: Attributes
+    frame: Frame
+
+
+def compose(bg: np.ndarray, people: Sequence[Placed], scene: Identity, light_at: Frame, light_angle: float,
+            strength: float, brightness: float, noise_sigma: float, noise_seed: int) -> np.ndarray:
+    """A uint8 BGR picture: `people` drawn over a copy of the float background `bg`, lit, with sensor noise.
+
+    The same arguments with other attributes give the same picture except where the attributes differ: the
+    ground truth of a translation of the whole scene."""
+    img = bg.copy()
+    for p in people:
+        draw_face(img, p.identity, p.attrs, p.frame)
+    light(img, light_at, light_angle, strength, scene.light_tint, brightness)
+    out = img * 255.0 + noise(img.shape, noise_sigma, noise_seed)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def head_box(p: Placed) -> np.ndarray:
+    """The face outline's bounding box (x0, y0, x1, y1) in scene pixels."""
+    outline = p.frame.px(Head.of(p.identity, p.attrs).outline())
+    return np.array([*outline.min(0), *outline.max(0)])
+

@@ -20,9 +20,8 @@ from ..atomic import atomic_path, atomic_write_text
 from ..errors import BadInput
 from .attributes import sample_attributes
 from .draw import Frame
-from .face import Head, draw_face
 from .identity import identity_seed, make_identity
-from .scene import background, light, noise
+from .scene import Placed, background, compose, head_box
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
@@ -48,17 +47,10 @@ def video_frames(seconds: float = 6.0, size: tuple[int, int] = (640, 480), fps: 
     bg = background(scene, w, h)
     for k in range(max(1, round(seconds * fps))):
         t = k / fps
-        img = bg.copy()
-        boxes = []
-        for j, (ident, attrs) in enumerate(people):
-            frame = _path(t, j, faces, w, h)
-            draw_face(img, ident, attrs, frame)
-            outline = frame.px(Head.of(ident, attrs).outline())
-            boxes.append([round(float(v), 1) for v in (*outline.min(0), *outline.max(0))])
-        light(img, _path(t, 0, faces, w, h), scene.light_angle + 2 * math.pi * t / 8, 0.3, scene.light_tint,
-              1.0 + 0.1 * math.sin(2 * math.pi * t / 3.0))
-        out = img * 255.0 + noise(img.shape, 2.0, seed * 100003 + k)
-        yield np.clip(out + 0.5, 0, 255).astype(np.uint8), boxes
+        placed = [Placed(ident, attrs, _path(t, j, faces, w, h)) for j, (ident, attrs) in enumerate(people)]
+        img = compose(bg, placed, scene, placed[0].frame, scene.light_angle + 2 * math.pi * t / 8, 0.3,
+                      1.0 + 0.1 * math.sin(2 * math.pi * t / 3.0), 2.0, seed * 100003 + k)
+        yield img, [[round(float(v), 1) for v in head_box(p)] for p in placed]
 
 
 def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = (640, 480), fps: float = 25.0,
