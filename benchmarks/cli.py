@@ -61,6 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame-size", default="640x480", help="size of the rendered pipeline videos (default 640x480)")
     p.add_argument("--video-source", choices=("auto", "synth", "drawn"), default="auto",
                    help="rendered videos: SynthFaces clips (synth), OpenCV-drawn faces (drawn), synth when installed (auto)")
+    p.add_argument("--paste-reference", choices=("model", "input"), default="model",
+                   help="the pipeline's paste-back reference (default model: 2 crops a face; input: 1)")
     p.add_argument("--conv-dim", type=int, help="generator width (default: 64, the official one; small values for tests)")
     p.add_argument("--repeat-num", type=int, help="residual blocks (default: 6, the official number)")
     p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: the libraries' own, all cores)")
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     pipe_cfg = PipelineConfig(
         faces=args.faces or (1, 3), frames=args.frames or (60 if args.quick else 300), width=width, height=height,
         size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video, video_source=args.video_source,
-        threads=args.threads, deadline=deadline,
+        threads=args.threads, deadline=deadline, paste_reference=args.paste_reference,
     )
     doc: dict[str, Any] = {
         "schema": report.SCHEMA,

@@ -45,6 +45,7 @@ class PipelineConfig:
     video_source: str = "auto"  # rendered videos: "synth" (SynthFaces), "drawn" (OpenCV), "auto" (synth if installed)
     threads: int | None = None  # CPU threads for CPU backends (None: the libraries' defaults)
     deadline: float | None = None  # time.monotonic() after which no new run starts
+    paste_reference: str = "model"  # the paste-back's reference (stargan_rt/faces/paste.py): "model" runs 2 crops a face
 
 
 @dataclass
@@ -129,6 +130,7 @@ def pipeline_variants(variants: list[Variant]) -> list[Variant]:
 def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: PipelineConfig) -> PipelineRow:
     from stargan_rt.backends import open_model
     from stargan_rt.stream import Controls, open_source, run_stream
+    from stargan_rt.faces import PasteBack
     from stargan_rt.translator import Translator
 
     row = PipelineRow(v.name, v.backend, v.device, faces, mode)
@@ -136,7 +138,8 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
     from .generator import runner_options
 
     runner = CountingRunner(open_model(model, v.backend, **runner_options(v, cfg.threads)))
-    with Translator(runner, detector=cfg.detector) as tr:
+    paste = PasteBack(reference=cfg.paste_reference)
+    with Translator(runner, detector=cfg.detector, paste=paste) as tr:
         row.describe = tr.describe()
         warm = open_source(str(video))
         try:  # one-time costs (sessions, kernel choice, CUDA graph capture per face count) before timing
@@ -157,7 +160,8 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
     row.wall_s = time.perf_counter() - t0
     row.fps, row.processed, row.captured, row.dropped = report.fps, report.processed, report.captured, report.dropped
     row.stages_ms = report.stages
-    row.faces_per_frame = runner.faces / report.processed if report.processed else 0.0
+    crops_per_face = 2 if cfg.paste_reference == "model" else 1  # the model reference also renders each face as is
+    row.faces_per_frame = runner.faces / crops_per_face / report.processed if report.processed else 0.0
     lat = report.stages.get("latency")
     if lat:
         row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]

@@ -11,13 +11,50 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib.metadata import entry_points
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .errors import StarGanError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes end in one line and exit status 2, like every other bad input (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+# Options whose value is a list of attributes declare metavar ATTRS: their values may start with "-" ("-Young").
+ATTRS = "ATTRS"
+
+
+def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """["-t", "-Young"] -> ["-t=-Young"] for ATTRS options: argparse would take "-Young" for an unknown option.
+
+    Only a value that is not itself one of the command's options is attached."""
+    argv = list(argv)
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if sub is None or command not in sub.choices:
+        return argv
+    cmd = sub.choices[command]
+    flags = {s for a in cmd._actions if a.metavar == ATTRS for s in a.option_strings}
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if tok in flags and nxt is not None and nxt.startswith("-") and nxt not in cmd._option_string_actions:
+            out.append(f"{tok}={nxt}")
+            i += 2
+        else:
+            out.append(tok)
+            i += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="stargan-rt", description="Train, export and run StarGAN face attribute translation in real time."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -44,7 +81,7 @@ def _register_unavailable(sub: "argparse._SubParsersAction[argparse.ArgumentPars
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except StarGanError as exc:

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .cli import ATTRS
+
 Sub = argparse._SubParsersAction  # the `subparsers` object cli.py passes to every register function
 
 BACKENDS_HELP = "auto (default: the fastest available), tensorrt, ort-tensorrt, torch-cuda, ort-cuda, torch-cpu-bf16, ort-cpu, torch-cpu"
@@ -24,7 +26,7 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
     p.add_argument("--backend", "-b", default="auto", help=BACKENDS_HELP)
     p.add_argument("--threads", type=int, help="CPU threads for CPU backends (default: the library's choice)")
     p.add_argument(
-        "--source-attrs", metavar="ATTRS",
+        "--source-attrs", metavar=ATTRS,
         help="attributes the faces have now, e.g. 'Black_Hair,Young' (default: none of the multi-label attributes, "
         "the neutral expression); kept unless a target changes them",
     )
@@ -63,7 +65,7 @@ def register_translate(sub: Sub) -> None:
         "the photo, translated and pasted back into the full image.",
     )
     p.add_argument("images", nargs="+", help="image files or folders of images")
-    p.add_argument("--target", "-t", help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
+    p.add_argument("--target", "-t", metavar=ATTRS, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
     p.add_argument("--grid", action="store_true", help="every domain at once, one row per image (the paper's Figure 2)")
     p.add_argument("-o", "--output", default="translated", help="output folder (default: ./translated)")
     _model_args(p, detector="none")
@@ -142,7 +144,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
 
 def _stream_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", "-t", required=True, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
+    p.add_argument("--target", "-t", required=True, metavar=ATTRS, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--overlay", action="store_true", help="draw FPS, latency and the target on the output frames")
     p.add_argument("--stats-json", metavar="PATH", help="also write the run's timings as JSON")

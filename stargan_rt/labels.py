@@ -109,6 +109,12 @@ class LabelSpace:
             vec[ds.domains.index("neutral") if "neutral" in ds.domains else 0] = 1.0
         return vec
 
+    def unchanged(self, target: np.ndarray, source: Mapping[str, float] | Iterable[str] | None = None) -> np.ndarray:
+        """The label that asks nothing of a face with `source` attributes, in the dataset `target` addresses (for
+        a joint model the one its mask selects): what the face is, as `encode` sees it before any target."""
+        dataset = int(np.argmax(target[self._mask_offset :])) if self.meta.joint else 0
+        return self._assemble(dataset, self.source(dataset, source))
+
     def _assemble(self, dataset: int, labels: np.ndarray) -> np.ndarray:
         out = np.zeros(self.c_dim, np.float32)
         start = self._offsets[dataset]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .backends import Runner, open_model
 from .errors import BadInput
-from .faces import BoxTracker, Region, extract, face_region, make_detector, paste, whole_frame_region
+from .faces import BoxTracker, PasteBack, Region, extract, face_region, make_detector, whole_frame_region
 from .faces.detect import Box, Detector
 from .images import crop_resize, make_grid
 from .labels import LabelSpace, Target, parse_targets
@@ -54,7 +54,7 @@ class Translator:
         detector: str | Detector = "none",
         source: SourceSpec = None,
         smooth: bool = True,
-        feather: float = 0.12,
+        paste: PasteBack | None = None,
         max_faces: int = 8,
         detect_every: int = 1,
         **backend_opts: object,
@@ -66,7 +66,8 @@ class Translator:
         self.source = parse_source(source)
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.tracker = BoxTracker() if smooth else None
-        self.feather, self.max_faces = feather, max_faces
+        self.paste_back = paste or PasteBack(memory=PasteBack.memory if smooth else 0.0)
+        self.max_faces = max_faces
         self.detect_every = max(1, detect_every)  # >1: between detections, reuse the tracked boxes
         self._frames_seen = 0
         self._label_cache: dict[tuple[str, str], np.ndarray] = {}
@@ -138,9 +139,13 @@ class Translator:
         return [face_region(b, framing) for b in boxes]
 
     def translate_frame(
-        self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None
+        self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None,
+        source: SourceSpec = None,
     ) -> tuple[np.ndarray, list[Region]]:
-        """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions."""
+        """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions.
+
+        `source` (default: the translator's) is what the faces show now; with the "model" reference the paste
+        adds G(x, target) - G(x, source), so only what the target asks for changes (see faces/paste.py)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise BadInput(f"expected a uint8 BGR frame (H, W, 3), got {frame.dtype} {frame.shape}")
         stage = timer.stage if timer is not None else _no_timer
@@ -151,17 +156,27 @@ class Translator:
             return out, regions
         with stage("preprocess"):
             crops = np.stack([extract(frame, r, self.size) for r in regions])
-            labels = self._labels_for(target, len(crops))
+            labels = self._labels_for(target, len(crops)) if source is None else np.broadcast_to(
+                self.label(target, source), (len(crops), self.labels.c_dim)).astype(np.float32)
+        n = len(crops)
         with stage("infer"):
-            faces = self.runner.infer_frames(crops, labels)
+            if self.paste_back.reference == "model":
+                src = parse_source(source) if source is not None else self.source
+                as_is = np.stack([self.labels.unchanged(lab, src) for lab in labels])
+                both = self.runner.infer_frames(np.concatenate([crops, crops]), np.concatenate([labels, as_is]))
+                faces, refs = both[:n], both[n:]
+            else:
+                faces, refs = self.runner.infer_frames(crops, labels), crops
         with stage("paste"):
-            for r, face in zip(regions, faces):
-                paste(out, r, face, self.feather)
+            for r, ref, face in zip(regions, refs, faces):
+                self.paste_back(out, r, ref, face, r.key)
+            self.paste_back.forget({r.key for r in regions})
         return out, regions
 
     def reset(self) -> None:
         """Forget tracked faces (a new video, a cut)."""
         self._frames_seen = 0
+        self.paste_back.forget()
         if self.tracker is not None:
             self.tracker.reset()
 

@@ -311,6 +311,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--classifier", default=None, metavar="FILE",
                    help="attribute classifier (.safetensors from trainer/classifier.py; default: the cached one, "
                    "trained on first use)")
+    p.add_argument("--phases", default="crops,frames",
+                   help="crops (the model on training-framed crops) and/or frames (the whole pipeline on 640x480 "
+                   "scenes: detector, framing, model, paste-back; written to OUT/frames/); default both")
+    p.add_argument("--detector", default="haar", help="face detector of the frames phase (default haar)")
+    p.add_argument("--paste-reference", choices=("model", "input"), default="model",
+                   help="paste-back of the frames phase: the change against the model's rendering of the face as it "
+                   "is (default) or against the input")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -322,6 +329,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1 or args.batch_size < 1 or args.grid_rows < 0:
         raise BadInput("-n and --batch-size must be at least 1, --grid-rows at least 0")
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not phases or set(phases) - {"crops", "frames"}:
+        raise BadInput(f"--phases {args.phases!r}: choose crops, frames or both (crops,frames)")
     if args.model is None:
         from stargan_rt.default_model import default_model_path
 
@@ -341,9 +351,28 @@ def run(args: argparse.Namespace) -> int:
         else:
             people = heldout_people(meta, args.n, args.seed)
         classifier = load_classifier(args.classifier) if args.classifier else get_classifier(progress=not args.quiet)
-        report, grid = evaluate(runner, classifier, people, batch_size=args.batch_size, grid_rows=args.grid_rows,
-                                workers=args.workers, progress=not args.quiet, model_name=str(args.model))
-    out = write_report(report, grid, args.out)
-    print(markdown(report))
-    print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {out / 'grid.png'}")
+        if "crops" in phases:
+            report, grid = evaluate(runner, classifier, people, batch_size=args.batch_size, grid_rows=args.grid_rows,
+                                    workers=args.workers, progress=not args.quiet, model_name=str(args.model))
+            out = write_report(report, grid, args.out)
+            print(markdown(report))
+            print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {out / 'grid.png'}")
+        if "frames" in phases:
+            _run_frames(args, runner, classifier, people)
     return 0
+
+
+def _run_frames(args: argparse.Namespace, runner: "Runner", classifier: "AttributeClassifier",
+                people: Sequence[Person]) -> None:
+    from stargan_rt.faces import PasteBack
+    from stargan_rt.translator import Translator
+
+    from . import evaluate_frames as ef
+
+    frames = ef.render_frames(runner.meta, people, args.seed, workers=args.workers, progress=not args.quiet)
+    tr = Translator(runner, detector=args.detector, paste=PasteBack(reference=args.paste_reference))
+    report, strips = ef.evaluate_frames(tr, classifier, frames, strip_rows=max(1, args.grid_rows),
+                                        progress=not args.quiet, model_name=str(args.model))
+    out = ef.write_frames_report(report, strips, Path(args.out) / "frames")
+    print(ef.markdown(report))
+    print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {len(strips)} strips (strip_DOMAIN.png)")

@@ -146,6 +146,25 @@ def frame_scores(inp: np.ndarray, out: np.ndarray, truth: np.ndarray, near: tupl
             "changed_px": int(changed.sum()), "still_px": int(still.sum())}
 
 
+def border_step(img: np.ndarray, region: Region) -> float:
+    """Mean absolute difference between the pixels just inside and just outside `region`'s edges (grey levels):
+    a seam shows as a step there larger than the picture's own."""
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = region.x, region.y, region.x + region.w, region.y + region.h
+    ys, xs = slice(max(0, y0), min(h, y1)), slice(max(0, x0), min(w, x1))
+    a = img.astype(np.int16)
+    steps = []
+    if 0 < x0 < w:
+        steps.append(np.abs(a[ys, x0] - a[ys, x0 - 1]))
+    if 0 < x1 < w:
+        steps.append(np.abs(a[ys, x1 - 1] - a[ys, x1]))
+    if 0 < y0 < h:
+        steps.append(np.abs(a[y0, xs] - a[y0 - 1, xs]))
+    if 0 < y1 < h:
+        steps.append(np.abs(a[y1 - 1, xs] - a[y1, xs]))
+    return float(np.concatenate([s.reshape(-1) for s in steps]).mean()) if steps else 0.0
+
+
 # --- running it ------------------------------------------------------------------------------------------
 def evaluate_frames(translator: "Translator", classifier: "AttributeClassifier", frames: FrameSet, *,
                     strip_rows: int = 4, progress: bool = True,
@@ -153,20 +172,23 @@ def evaluate_frames(translator: "Translator", classifier: "AttributeClassifier",
     """Translate every case's frame with `translator` and score it. Returns (report, {title: strip image})."""
     from tqdm import tqdm
 
-    from .evaluate import _hit
+    from .evaluate import _hit, _source_dict
 
     meta = translator.meta
     if not frames.cases:
         raise BadInput("no frames to evaluate (-n must be at least 1)")
-    outs, detected, face_crops, true_crops = [], [], [], []
+    outs, detected, seams, face_crops, true_crops = [], [], [], [], []
     t0 = time.perf_counter()
     for c in tqdm(frames.cases, desc="translating frames", unit="frame", disable=not progress, leave=False,
                   dynamic_ncols=True):
         s = frames.scenes[c.person]
         translator.reset()  # unrelated stills: no tracking from one to the next
-        out, regions = translator.translate_frame(frames.inputs[c.person], c.label)
+        source = _source_dict(meta, frames.people[c.person].attrs)  # what the face shows: the case's label assumes it
+        out, regions = translator.translate_frame(frames.inputs[c.person], c.label, source=source)
         outs.append(out)
         detected.append(_overlaps(regions, training_region(s)))
+        inp = frames.inputs[c.person]
+        seams.append(max((border_step(out, r) - border_step(inp, r) for r in regions), default=float("nan")))
     pipeline_s = time.perf_counter() - t0
     size = classifier.config.image_size
     for k, c in enumerate(frames.cases):
@@ -179,11 +201,11 @@ def evaluate_frames(translator: "Translator", classifier: "AttributeClassifier",
         s = frames.scenes[c.person]
         scores = frame_scores(frames.inputs[c.person], outs[k], frames.truths[k], near_face(s, frames.people[c.person].attrs))
         rows.append({**scores, "accuracy": float(_hit(p_out, c, k)), "ceiling": float(_hit(p_truth, c, k)),
-                     "detected": float(detected[k])})
+                     "detected": float(detected[k]), "seam": seams[k]})
 
     def summarise(sel: list[int]) -> dict[str, Any]:
         out: dict[str, Any] = {"n": len(sel)}
-        for key in ("gain", "spill", "accuracy", "ceiling", "detected", "psnr_in", "psnr_out"):
+        for key in ("gain", "spill", "seam", "accuracy", "ceiling", "detected", "psnr_in", "psnr_out"):
             vals = np.array([rows[k][key] for k in sel], float)
             vals = vals[np.isfinite(vals)]
             out[key] = round(float(vals.mean()), 4) if len(vals) else None
@@ -197,7 +219,7 @@ def evaluate_frames(translator: "Translator", classifier: "AttributeClassifier",
         "model": model_name,
         "backend": translator.describe(),
         "detector": translator.detector.name,
-        "paste": getattr(translator, "paste_method", "square"),
+        "paste": repr(translator.paste_back),
         "domains": list(meta.domain_names),
         "frame_size": [w, h],
         "renderer_version": RENDERER_VERSION,
@@ -236,14 +258,15 @@ def _strip(frames: FrameSet, outs: list[np.ndarray], title: str, rows: int, heig
 
 
 def markdown(report: dict[str, Any]) -> str:
-    head = ("| domain | gain dB | spill (grey levels) | target acc. | ceiling | face found | PSNR in -> out dB |\n"
-            "|---|---|---|---|---|---|---|\n")
+    head = ("| domain | gain dB | spill (grey levels) | seam step | target acc. | ceiling | face found | "
+            "PSNR in -> out dB |\n|---|---|---|---|---|---|---|---|\n")
 
     def fmt(v: float | None, spec: str) -> str:
         return "-" if v is None else format(v, spec)
 
     def row(name: str, r: dict[str, Any]) -> str:
-        return (f"| {name} | {fmt(r['gain'], '+.2f')} | {fmt(r['spill'], '.2f')} | {fmt(r['accuracy'], '.1%')} | "
+        return (f"| {name} | {fmt(r['gain'], '+.2f')} | {fmt(r['spill'], '.2f')} | {fmt(r['seam'], '+.2f')} | "
+                f"{fmt(r['accuracy'], '.1%')} | "
                 f"{fmt(r['ceiling'], '.1%')} | {fmt(r['detected'], '.0%')} | "
                 f"{fmt(r['psnr_in'], '.1f')} -> {fmt(r['psnr_out'], '.1f')} |\n")
 
@@ -254,7 +277,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['people']} held-out people, one {w}x{h} scene each, renderer v{report['renderer_version']}.\n\n",
         head, *(row(c["domain"], c) for c in report["columns"]), row("**mean**", report["summary"]),
         "\nGain: PSNR(output, truth) - PSNR(input, truth) over the pixels the truth changes. Spill: mean absolute "
-        "change over the pixels the truth leaves unchanged within twice the face box. Target accuracy: the "
+        "change over the pixels the truth leaves unchanged within twice the face box. Seam step: how much larger "
+        "the step across the pasted square's edge is than the picture's own there (grey levels). Target accuracy: the "
         "attribute classifier on the pasted face at the training framing; ceiling: on the truth.\n",
     ])
 

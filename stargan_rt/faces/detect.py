@@ -27,13 +27,15 @@ from ..errors import BadInput, MissingDependency
 
 @dataclass(frozen=True)
 class Box:
-    """An axis-aligned face box in pixels (x, y = top-left), with the detector's confidence."""
+    """An axis-aligned face box in pixels (x, y = top-left), with the detector's confidence and, once tracked,
+    the id of its track (-1: untracked)."""
 
     x: float
     y: float
     w: float
     h: float
     score: float = 1.0
+    track: int = -1
 
     @property
     def center(self) -> tuple[float, float]:

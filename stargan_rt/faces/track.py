@@ -48,6 +48,7 @@ class Track:
     box: Box
     filter: OneEuro = field(default_factory=OneEuro)
     missed: int = 0
+    id: int = -1
 
 
 class BoxTracker:
@@ -61,6 +62,7 @@ class BoxTracker:
         self.iou_threshold, self.max_missed = iou_threshold, max_missed
         self.min_cutoff, self.beta = min_cutoff, beta
         self.tracks: list[Track] = []
+        self._next_id = 0
 
     def update(self, detections: list[Box], t: float) -> list[Box]:
         """Smoothed boxes of the faces present at time `t` (seconds), largest first."""
@@ -75,7 +77,8 @@ class BoxTracker:
                 track.missed += 1
         self.tracks = [tr for tr in self.tracks if tr.missed <= self.max_missed]
         for det in unmatched:
-            track = Track(det, OneEuro(self.min_cutoff, 0.0))
+            track = Track(det, OneEuro(self.min_cutoff, 0.0), id=self._next_id)
+            self._next_id += 1
             track.box = self._smooth(track, det, t)
             self.tracks.append(track)
         return [tr.box for tr in sorted(self.tracks, key=lambda tr: -tr.box.w * tr.box.h)]
@@ -84,7 +87,7 @@ class BoxTracker:
         track.filter.beta = self.beta / max(det.w, 1.0)  # speed relative to face size
         cx, cy = det.center
         x = track.filter(np.array([cx, cy, det.w, det.h]), t)
-        return Box(x[0] - x[2] / 2, x[1] - x[3] / 2, x[2], x[3], det.score)
+        return Box(x[0] - x[2] / 2, x[1] - x[3] / 2, x[2], x[3], det.score, track.id)
 
     def reset(self) -> None:
         self.tracks = []

@@ -7,7 +7,7 @@ import pytest
 
 from stargan_rt.bundle import Preprocess
 from stargan_rt.errors import BadInput
-from stargan_rt.faces import Box, BoxTracker, Region, extract, face_region, feather_mask, make_detector, paste, whole_frame_region
+from stargan_rt.faces import Box, BoxTracker, Region, extract, face_region, make_detector, whole_frame_region
 from stargan_rt.faces.detect import HAAR_FRAMING
 from stargan_rt.images import crop_resize
 
@@ -54,41 +54,6 @@ def test_extract_pads_by_replicating_the_border_when_the_square_leaves_the_frame
     assert (crop[:, :20] == 200).all()  # replicated left border, not black
 
 
-def test_paste_back_leaves_every_pixel_outside_the_face_square_unchanged():
-    rng = np.random.default_rng(1)
-    frame = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    before = frame.copy()
-    region = Region(50, 30, 48, 48)
-    face = np.full((16, 16, 3), 255, np.uint8)
-    paste(frame, region, face)
-    outside = np.ones(frame.shape[:2], bool)
-    outside[region.y : region.y + region.h, region.x : region.x + region.w] = False
-    np.testing.assert_array_equal(frame[outside], before[outside])
-    centre = frame[region.y + 20 : region.y + 28, region.x + 20 : region.x + 28]
-    assert (centre == 255).all()  # the middle is the translated face itself
-
-
-def test_paste_back_is_seamless_at_the_square_edge():
-    frame = np.zeros((100, 100, 3), np.uint8)
-    paste(frame, Region(20, 20, 60, 60), np.full((16, 16, 3), 255, np.uint8))
-    row = frame[50, :, 0].astype(int)
-    assert row[20] <= 10  # the edge of the square barely differs from the frame around it
-    assert np.abs(np.diff(row)).max() <= 60  # a ramp, not a step of 255
-
-
-def test_paste_clips_a_square_that_runs_off_the_frame():
-    frame = np.zeros((50, 50, 3), np.uint8)
-    paste(frame, Region(30, -10, 40, 40), np.full((8, 8, 3), 255, np.uint8))
-    assert frame[:, :30].max() == 0 and frame[:30, 30:].max() > 0
-
-
-def test_feather_mask_is_one_inside_and_fades_to_zero_at_the_edges():
-    m = feather_mask(50, 40, 0.2)
-    assert m.shape == (40, 50)
-    assert m[20, 25] == 1.0 and m[0, 0] < 0.02 and m[20, 0] < 0.02
-    assert np.all(np.diff(m[20, :25]) >= 0)  # monotone ramp from the edge inwards
-
-
 def test_tracker_smooths_jitter_of_a_still_face():
     rng = np.random.default_rng(2)
     tracker = BoxTracker()
@@ -116,6 +81,16 @@ def test_tracker_keeps_a_face_through_missed_detections_then_drops_it():
     for i in range(3):
         assert len(tracker.update([], t=(i + 1) / 30)) == 1
     assert tracker.update([], t=5 / 30) == []
+
+
+def test_each_track_keeps_its_id_so_per_face_state_can_follow_it():
+    tracker = BoxTracker()
+    ids = set()
+    for i in range(5):
+        boxes = tracker.update([Box(10 + i, 10, 50, 50), Box(200 - i, 10, 50, 50)], t=i / 30)
+        ids |= {b.track for b in boxes}
+        assert face_region(boxes[0], make_detector("haar").framing).key == boxes[0].track
+    assert len(ids) == 2 and -1 not in ids
 
 
 def test_tracker_gives_two_faces_two_tracks():

@@ -7,6 +7,7 @@ import pytest
 
 from stargan_rt.backends import Runner, open_model
 from stargan_rt.errors import BadInput
+from stargan_rt.faces import PasteBack
 from stargan_rt.translator import Translator
 
 from .conftest import SIZE
@@ -90,7 +91,7 @@ def test_grid_flips_binary_attributes_relative_to_the_source(spy):
 
 
 def test_the_astronauts_face_is_found_translated_and_pasted_back(spy, astronaut):
-    tr = Translator(spy, detector="haar")
+    tr = Translator(spy, detector="haar", paste=PasteBack(reference="input"))
     out, regions = tr.translate_frame(astronaut, "Blond_Hair")
     assert len(regions) == 1 and spy.calls == [1]
     r = regions[0]
@@ -102,11 +103,43 @@ def test_the_astronauts_face_is_found_translated_and_pasted_back(spy, astronaut)
     np.testing.assert_array_equal(out[outside], astronaut[outside])  # the rest of the photo did not
 
 
-def test_all_faces_of_a_frame_go_through_one_call(spy, astronaut):
+def test_all_faces_of_a_frame_go_through_one_call_with_their_as_is_renderings(spy, astronaut):
     two = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)  # two astronauts side by side
-    tr = Translator(spy, detector="haar")
+    tr = Translator(spy, detector="haar")  # the default "model" reference: G(x, target) - G(x, as is)
     _, regions = tr.translate_frame(two, "Male")
-    assert len(regions) == 2 and spy.calls == [2]
+    assert len(regions) == 2 and spy.calls == [4]
+
+
+class Tinted(Runner):
+    """A generator with a reconstruction error: it brightens all but the crop's outer eighth by 40 whatever the
+    label and, for Blond_Hair, the middle of the crop by 80 more (the attribute change)."""
+
+    name = "tinted"
+
+    def __init__(self, meta):
+        self.meta = meta
+
+    def infer_frames(self, frames, c):
+        out = frames.astype(float)
+        s = frames.shape[1]
+        out[:, s // 8 : 7 * s // 8, s // 8 : 7 * s // 8] += 40
+        out[:, s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] += 80 * c[:, 1, None, None, None]
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    def infer(self, x, c):
+        raise NotImplementedError
+
+
+def test_the_model_reference_cancels_the_generators_own_error_and_keeps_the_asked_change(spy, astronaut):
+    frame = (astronaut // 2).astype(np.uint8)  # room for the tint without clipping
+    for reference, tint_seen in (("model", False), ("input", True)):
+        tr = Translator(Tinted(spy.meta), detector="haar", paste=PasteBack(reference=reference))
+        out, (r,) = tr.translate_frame(frame, "Blond_Hair")
+        delta = out.astype(int) - frame.astype(int)
+        middle = delta[r.y + 3 * r.h // 8 : r.y + 5 * r.h // 8, r.x + 3 * r.w // 8 : r.x + 5 * r.w // 8]
+        margin = delta[r.y + r.h // 6 : r.y + r.h // 5, r.x + r.w // 4 : r.x + 3 * r.w // 4]
+        assert middle.mean() > 70  # the asked change comes through either way
+        assert (margin.mean() > 20) == tint_seen, reference  # the tint only when measured against the input
 
 
 def test_a_frame_without_faces_is_returned_unchanged_without_inference(spy):
