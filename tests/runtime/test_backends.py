@@ -227,8 +227,11 @@ def test_engine_for_another_gpu_is_refused_before_deserializing(tmp_path, monkey
     from .conftest import tiny_meta
 
     plan = _write_plan_with_sidecar(tmp_path, tiny_meta())
-    here = GpuTarget("10.13.0.35", "NVIDIA GeForce RTX 4090", "8.9")
-    monkeypatch.setattr(tensorrt_backend, "current_target", lambda device_id: here)
+    here = GpuTarget("tensorrt", "10.13.0.35", ("8.9",), "NVIDIA GeForce RTX 4090")
+    # as if TensorRT 10.13.0.35, pycuda and a driver were here (tests/export/test_tensorrt_rtx.py: a real engine)
+    monkeypatch.setattr(tensorrt_backend.engine_meta, "engine_product", lambda sidecar: None)
+    monkeypatch.setattr(tensorrt_backend, "load_pycuda", lambda: None)
+    monkeypatch.setattr(tensorrt_backend, "current_target", lambda device_id, product: here)
     with pytest.raises(BadModel, match="built for GPU NVIDIA H100.*RTX 4090.*rebuild") as err:
         tensorrt_backend.TensorrtRunner(plan)
     assert "\n" not in str(err.value)
