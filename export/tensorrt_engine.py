@@ -28,6 +28,9 @@ from stargan_rt.bundle import ModelMeta
 from stargan_rt.engine_meta import TENSORRT, BatchProfile, EngineSidecar, GpuTarget, Product, file_sha256, find_product, gpu_identity
 from stargan_rt.errors import BadInput, BadModel, MissingDependency
 
+if TYPE_CHECKING:
+    import tensorrt
+
 STRONGLY_TYPED_SINCE = (10, 12)  # BuilderFlag.FP16 deprecated in 10.12, removed in 11
 DEFAULT_WORKSPACE = 2 << 30
 PORTABLE, CURRENT = "portable", "current"  # --compute-capabilities words
@@ -149,7 +152,7 @@ def build_engine(
     if chosen.ahead_of_time:
         finish = _set_rtx_capabilities(trt, config, capabilities, target)
     else:
-        finish = _use_timing_cache(trt, config, timing_cache_path(timing_cache_dir, target))
+        finish = _use_timing_cache(config, timing_cache_path(timing_cache_dir, target))
 
     log(f"building {target.title} engine from {onnx_path.name} for {target.gpus()}, "
         f"{'strongly typed' if strong else 'FP16 flag'}, batch {profile}")
@@ -169,7 +172,7 @@ def build_engine(
 
 # --- where the products differ ------------------------------------------------------------------------------------
 
-def _use_timing_cache(trt: Any, config: Any, cache_file: Path) -> Callable[[], None]:
+def _use_timing_cache(config: tensorrt.IBuilderConfig, cache_file: Path) -> Callable[[], None]:
     """TensorRT: start from the saved timing cache; the returned function saves it after the build."""
     cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
     if not config.set_timing_cache(cache, ignore_mismatch=False):
