@@ -6,7 +6,8 @@
 # A call to the GPU machine carries at most 64 MiB with the working tree (~12 MB), so the ~234 MB TensorRT for
 # RTX library travels xz-compressed (~59 MiB) in two halves, one per call:
 #   .gpu-carry/a/  rtx.tar.xz.part-aa (~30 MiB), the pycuda sdist, wheels of pycuda's dependencies, the
-#                  TensorRT for RTX bindings for the GPU machine's Python, nvidia-cuda-profiler-api  (~38 MiB)
+#                  TensorRT for RTX bindings for the GPU machine's Python, nvidia-cuda-profiler-api, and
+#                  onnxscript / onnxconverter-common for the ONNX export there                     (~40 MiB)
 #   .gpu-carry/b/  rtx.tar.xz.part-ab (the rest, ~29 MiB)
 # The runbook (three calls back to back: a warm machine is released after ~30 s idle):
 #   1. run(carry=[".gpu-carry/a"], command="mkdir -p /tmp/stargan-carry && cp -r .gpu-carry/a/. /tmp/stargan-carry/")
@@ -39,6 +40,7 @@ plan=(
     "TensorRT for RTX $RTX_VERSION: $SITE/tensorrt_rtx{,_libs} -> xz -> $OUT/{a,b}/rtx.tar.xz.part-a{a,b}"
     "pip download tensorrt-rtx-cu13-bindings==$RTX_VERSION for $TAG -> $OUT/a"
     "pip download pycuda==$PYCUDA_VERSION sdist, nvidia-cuda-profiler-api==13.0.*, pytools platformdirs mako for $TAG -> $OUT/a"
+    "pip download onnxscript onnx-ir ml_dtypes onnxconverter-common for $TAG (no deps) -> $OUT/a"
 )
 if [ $DRY = 1 ]; then printf 'gpu_carry (dry run): %s\n' "${plan[@]}"; exit 0; fi
 
@@ -51,6 +53,8 @@ mv "$OUT"/tmp/rtx.tar.xz.part-a[b-z] "$OUT/b/"
 "$PY" -m pip download -q --no-deps "${PLATFORM[@]}" "tensorrt-rtx-cu13-bindings==$RTX_VERSION" -d "$OUT/a"
 "$PY" -m pip download -q "${PLATFORM[@]}" pytools platformdirs mako -d "$OUT/a"
 "$PY" -m pip download -q --no-deps "${PLATFORM[@]}" "nvidia-cuda-profiler-api==13.0.*" -d "$OUT/a"
+# torch.onnx export and the FP16 conversion, in case the GPU machine lacks them (its onnx and numpy stay)
+"$PY" -m pip download -q --no-deps "${PLATFORM[@]}" onnxscript onnx-ir ml_dtypes onnxconverter-common -d "$OUT/a"
 "$PY" -m pip download -q --no-deps --no-binary pycuda "pycuda==$PYCUDA_VERSION" -d "$OUT/a"
 rm -rf "$OUT/tmp"
 du -sh "$OUT"/a "$OUT"/b

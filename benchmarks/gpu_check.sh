@@ -96,6 +96,11 @@ rtx_install() {
     mapfile -t bindings < <(carried 'tensorrt_rtx_cu13_bindings-*.whl')
     "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${bindings[@]}" || return 1
     "$PY" -c "import tensorrt_rtx as t; print('TensorRT for RTX', t.__version__, 'offers', [n for n in dir(t.ComputeCapability) if n[:2] in ('SM', 'CU')])"
+    if ! "$PY" -c "import onnxscript, onnxconverter_common" 2>/dev/null; then  # the ONNX export the tensorrt phase runs
+        mapfile -t extra < <(carried 'onnxscript-*.whl'; carried 'onnx_ir-*.whl'; carried 'ml_dtypes-*.whl'; carried 'onnxconverter_common-*.whl')
+        [ ${#extra[@]} -gt 0 ] && "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${extra[@]}"
+    fi
+    return 0
 }
 pycuda_install() {
     if "$PY" -c "import pycuda" 2>/dev/null; then echo "pycuda: already importable"; return 0; fi

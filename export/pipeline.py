@@ -159,6 +159,9 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
         from .triton import write_repository
 
         plan = out / PLAN if opts.engine else None
+        if plan is not None and read_sidecar(plan).target.product != "tensorrt":  # Triton's tensorrt_plan runs TensorRT engines
+            step(f"Triton: {PLAN} left out (built by {read_sidecar(plan).target.title}, which Triton does not run)")
+            plan = None
         write_repository(opts.triton, out / FLOAT, meta, opts.profile, plan=plan, frames_onnx=out / FRAMES)
         step(f"Triton model repository: {opts.triton}")
     for w in report.warnings:

@@ -34,10 +34,20 @@ PORTABLE = ("8.0", "8.6", "8.9", "12.0", "12.1")  # what tensorrt-rtx-cu13 1.7 o
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """`stargan-rt export --engine` with TensorRT for RTX, as a user runs it: float and frames engines, batch 1..4."""
-    out = tmp_path_factory.mktemp("rtx") / "out"
-    r = stargan_rt_process("export", bundle, "-o", out, "--engine", "--tensorrt", "tensorrt-rtx", "--batch", "1:2:4", "--no-int8")
+    root = tmp_path_factory.mktemp("rtx")
+    out = root / "out"
+    r = stargan_rt_process("export", bundle, "-o", out, "--engine", "--tensorrt", "tensorrt-rtx", "--batch", "1:2:4", "--no-int8",
+                           "--triton", root / "triton")
     assert r.returncode == 0, r.stderr
     return out, r
+
+
+def test_triton_gets_no_tensorrt_for_rtx_engine(engines):
+    """Triton's tensorrt_plan backend runs (datacenter) TensorRT engines: an RTX engine there would not load."""
+    out, r = engines
+    triton = out.parent / "triton"
+    assert (triton / "stargan" / "config.pbtxt").is_file() and not (triton / "stargan_trt").exists()
+    assert "Triton: generator_fp16.plan left out (built by TensorRT for RTX" in r.stdout
 
 
 @pytest.mark.parametrize("plan, source, io", [
