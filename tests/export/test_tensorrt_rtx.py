@@ -129,13 +129,6 @@ def test_current_needs_a_gpu_and_says_so(bundle, tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "cannot identify CUDA GPU" in r.stderr
 
 
-def test_datacenter_tensorrt_asked_for_with_only_its_stubs_is_one_line(bundle, tmp_path):
-    if available("tensorrt"):
-        pytest.skip("TensorRT is installed here")
-    r = stargan_rt("export", bundle, "-o", tmp_path / "out", "--engine", "--tensorrt", "tensorrt")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "needs TensorRT" in r.stderr
-
-
 def test_capability_lists_are_parsed_strictly():
     from export.tensorrt_engine import parse_capabilities
 
