@@ -104,10 +104,10 @@ def build(models: dict[str, Path], folder: Path, name: str, batch: str, capabili
 def validity(plan: Path) -> dict[str, Any]:
     import tensorrt_rtx as trt
 
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    v, diagnostics = runtime.get_engine_validity(plan.read_bytes()[: runtime.engine_header_size])
-    names = [n for n in dir(trt.EngineInvalidityDiagnostics) if n.isupper() and int(diagnostics) & int(getattr(trt.EngineInvalidityDiagnostics, n))]
-    return {"validity": str(v), "diagnostics": names}
+    from stargan_rt.backends.tensorrt_backend import rtx_validity
+
+    v, why = rtx_validity(trt, trt.Runtime(trt.Logger(trt.Logger.WARNING)), plan.read_bytes())
+    return {"validity": str(v), "diagnostics": why}
 
 
 def _wall_ms(fn: Callable[[], Any], seconds: float, min_reps: int = 20) -> list[float]:

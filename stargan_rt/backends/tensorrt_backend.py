@@ -130,7 +130,7 @@ class TensorrtRunner(Runner):
         self._runtime: trt.Runtime = trt_mod.Runtime(logger)
         plan = self.path.read_bytes()
         if self._cache_file is not None:
-            _check_rtx_validity(self._runtime, plan, self.path)
+            _check_rtx_validity(trt_mod, self._runtime, plan, self.path)
         engine = self._runtime.deserialize_cuda_engine(plan)
         if engine is None:
             raise BadModel(f"{self.path}: {self.sidecar.target.title} could not deserialize this engine (corrupt, or built by another version)")
@@ -280,11 +280,14 @@ class TensorrtRunner(Runner):
         self._slots = None  # type: ignore[assignment]
 
 
-def _check_rtx_validity(runtime: Any, plan: bytes, path: Path) -> None:
-    """TensorRT for RTX reads an engine's header and says whether this GPU, driver and library can run it."""
-    import tensorrt_rtx as trt
-
+def rtx_validity(trt: Any, runtime: Any, plan: bytes) -> tuple[Any, list[str]]:
+    """TensorRT for RTX reads an engine's header: whether this GPU, driver and library can run it, and why not."""
     validity, diagnostics = runtime.get_engine_validity(plan[: runtime.engine_header_size])
+    flags = trt.EngineInvalidityDiagnostics
+    return validity, [n for n in dir(flags) if n.isupper() and int(diagnostics) & int(getattr(flags, n))]
+
+
+def _check_rtx_validity(trt: Any, runtime: Any, plan: bytes, path: Path) -> None:
+    validity, why = rtx_validity(trt, runtime, plan)
     if validity == trt.EngineValidity.INVALID:
-        why = [n for n in dir(trt.EngineInvalidityDiagnostics) if n.isupper() and int(diagnostics) & int(getattr(trt.EngineInvalidityDiagnostics, n))]
         raise BadModel(f"{path}: TensorRT for RTX cannot run this engine here ({', '.join(why) or 'no reason given'}); {engine_meta.REBUILD_HINT}")
