@@ -3,12 +3,12 @@
 #
 #     bash benchmarks/gpu_carry.sh [--python-version 3.12] [--dry-run]     # here, with network; writes .gpu-carry/
 #
-# A call to the GPU machine carries at most 64 MiB with the working tree (~12 MB), so the ~234 MB TensorRT for
-# RTX library travels xz-compressed (~59 MiB) in two halves, one per call:
-#   .gpu-carry/a/  rtx.tar.xz.part-aa (~30 MiB), the pycuda sdist, wheels of pycuda's dependencies, the
+# A call to the GPU machine carries at most 64 MiB with the working tree (~12 MB), so TensorRT for RTX 1.7 (a
+# 234 MB library and a 4 MB parser) travels as one xz stream (65.4 MiB at xz -6) cut in 30 MiB parts, over two calls:
+#   .gpu-carry/a/  rtx.tar.xz.part-aa (30 MiB), the pycuda sdist, wheels of pycuda's dependencies, the
 #                  TensorRT for RTX bindings for the GPU machine's Python, nvidia-cuda-profiler-api, and
-#                  onnxscript / onnxconverter-common for the ONNX export there                     (~40 MiB)
-#   .gpu-carry/b/  rtx.tar.xz.part-ab (the rest, ~29 MiB)
+#                  onnxscript / onnxconverter-common for the ONNX export there                 (35 MiB in all)
+#   .gpu-carry/b/  rtx.tar.xz.part-ab, -ac (the rest)                                             (35 MiB)
 # The runbook (three calls back to back: a warm machine is released after ~30 s idle):
 #   1. run(carry=[".gpu-carry/a"], command="mkdir -p /tmp/stargan-carry && cp -r .gpu-carry/a/. /tmp/stargan-carry/")
 #   2. run(carry=[".gpu-carry/b"], command="GPU_CHECK_ONLY='rtx-install pycuda tensorrt' bash benchmarks/gpu_check.sh")

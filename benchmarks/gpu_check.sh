@@ -86,7 +86,9 @@ fi
 STASH="${GPU_CARRY_STASH:-/tmp/stargan-carry}"
 CARRY=()
 for d in .gpu-carry/*/ "$STASH"; do [ -d "$d" ] && CARRY+=("$d"); done
-carried() { find "${CARRY[@]}" -maxdepth 1 -name "$1" 2>/dev/null | sort; }
+carried() {  # carried files matching $1, ordered and deduplicated by file name (the stash may repeat .gpu-carry/a)
+    find "${CARRY[@]}" -maxdepth 1 -name "$1" -printf '%f\t%p\n' 2>/dev/null | sort -t "$(printf '\t')" -k1,1 -u | cut -f2
+}
 export PYTHONPATH="/tmp/site:$PYTHONPATH"
 rtx_install() {
     mapfile -t parts < <(carried 'rtx.tar.xz.part-*')
