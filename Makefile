@@ -28,6 +28,9 @@ setup-test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[train,test]"
 	# Type stubs only; without --no-deps it would try to fetch TensorRT itself.
 	$(BIN)/pip install -q --no-deps tensorrt-stubs
+	# pycuda built from its sdist against the CUDA headers (~3.5 min once; the wheel is cached in
+	# ~/.cache/stargan-rt/wheels by version). Importing it needs the NVIDIA driver.
+	$(BIN)/pip install -q "$$(bash export/build_pycuda.sh --python $(BIN)/python)"
 
 demo: setup
 	$(BIN)/stargan-rt synth video -o $(DEMO)/input.mp4 --faces 1 -q

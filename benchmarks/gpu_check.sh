@@ -18,6 +18,15 @@
 #   pipeline   the streaming pipeline on rendered 640x480 videos (1 and 3 faces), torch-cuda, max and live (90)
 #   report     one bench.json / bench.md / PNG plots in $OUT from the phases above                        (25)
 # Worst case 7.5 minutes (limits + 5 s kill grace each); typically much less. The short table is printed last.
+#
+# TensorRT phases, run first when their files were carried (benchmarks/gpu_carry.sh prepares them and gives the
+# runbook; they are looked for in .gpu-carry/*/ and $GPU_CARRY_STASH, default /tmp/stargan-carry):
+#   rtx-install   TensorRT for RTX from the carried xz parts and bindings wheel, into /tmp/site           (60)
+#   pycuda        pycuda built from the carried sdist by export/build_pycuda.sh (or a carried wheel)      (240)
+#   tensorrt      python -m benchmarks.tensorrt_gpu: CURRENT build on this GPU, the real runner vs torch  (240)
+#   torch-tuning  python -m benchmarks.torch_cuda_tuning: compile, channels_last, cudnn, profiler table    (420)
+# GPU_CHECK_ONLY="rtx-install pycuda tensorrt" runs only the phases named (those four are not run otherwise
+# unless their files are here: torch-tuning only when named).
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,9 +39,12 @@ export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg TQDM_DISABLE=1
 STATUS=()
 
+ONLY=" ${GPU_CHECK_ONLY:-} "
+wanted() { [ "$ONLY" = "  " ] || [[ $ONLY == *" $1 "* ]]; }
 run_phase() {  # name limit_s command... : log to $OUT/<name>.log, show its tail, record ok / FAILED / TIMEOUT
     local name=$1 limit=$2
     shift 2
+    wanted "$name" || return 0
     local t0=$SECONDS rc
     echo "=== $name (limit ${limit}s) ==="
     timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
@@ -68,6 +80,54 @@ if [ ${#WHEELS[@]} -gt 0 ]; then
         STATUS+=("wheels: pip install from .whl FAILED (log: $OUT/wheels.log)")
     fi
     export PYTHONPATH="/tmp/site:$PYTHONPATH"  # ahead of site-packages (a carried OpenCV must win)
+fi
+
+# --- TensorRT for RTX and pycuda from carried files (benchmarks/gpu_carry.sh) -----------------------------------
+STASH="${GPU_CARRY_STASH:-/tmp/stargan-carry}"
+CARRY=()
+for d in .gpu-carry/*/ "$STASH"; do [ -d "$d" ] && CARRY+=("$d"); done
+carried() {  # carried files matching $1, ordered and deduplicated by file name (the stash may repeat .gpu-carry/a)
+    find "${CARRY[@]}" -maxdepth 1 -name "$1" -printf '%f\t%p\n' 2>/dev/null | sort -t "$(printf '\t')" -k1,1 -u | cut -f2
+}
+export PYTHONPATH="/tmp/site:$PYTHONPATH"
+rtx_install() {
+    mapfile -t parts < <(carried 'rtx.tar.xz.part-*')
+    [ ${#parts[@]} -ge 2 ] || { echo "rtx-install: need both parts of rtx.tar.xz, found: ${parts[*]:-none}"; return 1; }
+    mkdir -p /tmp/site
+    cat "${parts[@]}" | xz -d | tar -x -C /tmp/site || return 1
+    mapfile -t bindings < <(carried 'tensorrt_rtx_cu13_bindings-*.whl')
+    "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${bindings[@]}" || return 1
+    "$PY" -c "import tensorrt_rtx as t; print('TensorRT for RTX', t.__version__, 'offers', [n for n in dir(t.ComputeCapability) if n[:2] in ('SM', 'CU')])"
+    if ! "$PY" -c "import onnxscript, onnxconverter_common" 2>/dev/null; then  # the ONNX export the tensorrt phase runs
+        mapfile -t extra < <(carried 'onnxscript-*.whl'; carried 'onnx_ir-*.whl'; carried 'ml_dtypes-*.whl'; carried 'onnxconverter_common-*.whl')
+        [ ${#extra[@]} -gt 0 ] && "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "${extra[@]}"
+    fi
+    return 0
+}
+pycuda_install() {
+    if "$PY" -c "import pycuda" 2>/dev/null; then echo "pycuda: already importable"; return 0; fi
+    local tag wheel sdist links=()
+    tag=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+    for d in "${CARRY[@]}"; do links+=(--find-links "$d"); done
+    "$PY" -m pip install -q --no-index "${links[@]}" --target /tmp/site pytools platformdirs mako || return 1
+    wheel=$(carried "pycuda-*-$tag-*.whl" | head -n 1)
+    if [ -z "$wheel" ]; then
+        sdist=$(carried 'pycuda-*.tar.gz' | head -n 1)
+        [ -n "$sdist" ] || { echo "pycuda: no sdist or $tag wheel carried"; return 1; }
+        wheel=$(bash export/build_pycuda.sh --python "$PY" --sdist "$sdist" --wheels "${CARRY[0]}" --cache /tmp/wheels) || return 1
+    fi
+    "$PY" -m pip install -q --no-index --no-deps --target /tmp/site "$wheel" || return 1
+    "$PY" -c "import pycuda.driver as d; d.init(); print('pycuda', d.get_version(), d.Device(0).name(), d.Device(0).compute_capability())"
+}
+export -f rtx_install pycuda_install carried
+export STASH
+if [ ${#CARRY[@]} -gt 0 ] || [ "$ONLY" != "  " ]; then
+    run_phase rtx-install "${GPU_CHECK_RTX_S:-60}" bash -c "CARRY=(${CARRY[*]}); rtx_install"
+    run_phase pycuda "${GPU_CHECK_PYCUDA_S:-240}" bash -c "CARRY=(${CARRY[*]}); pycuda_install"
+    run_phase tensorrt "${GPU_CHECK_TENSORRT_S:-240}" "$PY" -m benchmarks.tensorrt_gpu -o "$OUT/tensorrt"
+fi
+if [[ $ONLY == *" torch-tuning "* ]]; then
+    run_phase torch-tuning "${GPU_CHECK_TUNING_S:-420}" "$PY" -m benchmarks.torch_cuda_tuning -o "$OUT/torch_tuning" --time-limit 330
 fi
 
 # --- env ------------------------------------------------------------------------------------------------------

@@ -189,12 +189,12 @@ class Artifacts:
             onnx.save(quantized, str(path))
             return path
         if kind == "plan":
-            from export.tensorrt_engine import build_engine, require_tensorrt, uses_strong_typing
+            from export.tensorrt_engine import build_engine, builds_from_fp16_onnx
 
             from stargan_rt.engine_meta import BatchProfile, write_sidecar
 
-            # strongly typed TensorRT (>= 10.12) builds from the FP16 ONNX; older ones take FP32 + the FP16 flag
-            source = self.get("onnx_fp16" if uses_strong_typing(require_tensorrt()) else "onnx", calib)
+            # strongly typed TensorRT (>= 10.12, and TensorRT for RTX) builds from the FP16 ONNX; older ones take FP32 + the FP16 flag
+            source = self.get("onnx_fp16" if builds_from_fp16_onnx() else "onnx", calib)
             built = build_engine(source, self.meta, BatchProfile(1, 1, 64), self.folder / "trt-cache", log=lambda _: None)
             path = self.folder / "generator_fp16.plan"
             path.write_bytes(built.plan)

@@ -12,8 +12,8 @@ def register_export(sub: Any) -> None:
     p = sub.add_parser(
         "export", help="export a model bundle to ONNX, frames ONNX, FP16, INT8, TensorRT and Triton",
         description="Export a bundle to OUT/: generator.onnx (FP32), generator_frames.onnx (uint8 BGR frames in/out), "
-        "generator_fp16.onnx, generator_int8.onnx (calibrated on real images) and, with --engine, a TensorRT engine "
-        "generator_fp16.plan with its sidecar. Every artifact is checked against the one it comes from; OUT is "
+        "generator_fp16.onnx, generator_int8.onnx (calibrated on real images) and, with --engine, FP16 TensorRT engines "
+        "generator_fp16.plan and generator_frames_fp16.plan (uint8 frames in/out) with their sidecars. Every artifact is checked against the one it comes from; OUT is "
         "replaced only when all of them succeed.",
     )
     p.add_argument("bundle", type=Path, help="model bundle directory (model.json + generator.safetensors)")
@@ -22,7 +22,13 @@ def register_export(sub: Any) -> None:
     p.add_argument("--calib", type=Path, metavar="DIR", help="face images for INT8 calibration and quality checks (default: SynthFaces renders)")
     p.add_argument("--calib-count", type=int, default=64, help="how many real images to use (3/4 calibrate, 1/4 measure quality)")
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 model (then no calibration images are needed)")
-    p.add_argument("--engine", action="store_true", help="also build a TensorRT FP16 engine (needs TensorRT and an NVIDIA GPU)")
+    p.add_argument("--engine", action="store_true", help="also build FP16 TensorRT engines (TensorRT: on the NVIDIA GPU they are for; "
+                   "TensorRT for RTX: ahead of time, no GPU needed)")
+    p.add_argument("--tensorrt", default="auto", choices=["auto", "tensorrt", "tensorrt-rtx"],
+                   help="which TensorRT builds the engines (default: the installed one, TensorRT before TensorRT for RTX)")
+    p.add_argument("--compute-capabilities", default="portable", metavar="LIST",
+                   help="TensorRT for RTX: GPUs to build for, e.g. 8.6,8.9,12.0; 'current' (this GPU); default 'portable': "
+                   "every capability from 8.0 (Ampere) up that the library offers")
     p.add_argument("--rebuild", action="store_true", help="rebuild the engine even if OUT holds one that fits this GPU and model")
     p.add_argument("--timing-cache-dir", type=Path, default=Path.home() / ".cache" / "stargan-rt" / "tensorrt",
                    help="where TensorRT timing caches persist between builds (default ~/.cache/stargan-rt/tensorrt)")
@@ -36,13 +42,15 @@ def run_export(args: argparse.Namespace) -> int:
     from stargan_rt.engine_meta import BatchProfile
 
     from .pipeline import ExportOptions, export_all
+    from .tensorrt_engine import parse_capabilities
 
     if args.calib_count < 1:
         raise BadInput(f"--calib-count must be at least 1, got {args.calib_count}")
     opts = ExportOptions(
         profile=BatchProfile.parse(args.batch), int8=not args.no_int8, calib=args.calib, calib_count=args.calib_count,
         engine=args.engine, rebuild=args.rebuild, timing_cache_dir=args.timing_cache_dir, workspace_gib=args.workspace_gib,
-        ort_tensorrt=args.ort_tensorrt, triton=args.triton,
+        ort_tensorrt=args.ort_tensorrt, triton=args.triton, tensorrt=args.tensorrt,
+        capabilities=parse_capabilities(args.compute_capabilities),
     )
     try:
         report = export_all(args.bundle, args.out, opts)

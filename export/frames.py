@@ -1,9 +1,10 @@
 """Float ONNX -> frames ONNX: uint8 BGR NHWC in and out, pre/post-processing inside the graph.
 
 The float graph is reused unchanged; nodes are added around it, mirroring stargan_rt.images:
-    frames (N,S,S,3) uint8 BGR -> Gather [2,1,0] -> Transpose NCHW -> Cast float -> *1/(255 std) + (-mean/std) -> image
-    translated -> *(255 std) + (255 mean + 0.5) -> Clip [0, 255] -> Cast uint8 (truncates) -> Transpose NHWC -> Gather -> frames
-so rounding is round-half-up, as `to_frames` does (+0.5, clip, cast).
+    frames (N,S,S,3) uint8 BGR -> Cast float -> Gather [2,1,0] -> Transpose NCHW -> *1/(255 std) + (-mean/std) -> image
+    translated -> *(255 std) + (255 mean + 0.5) -> Clip [0, 255] -> Transpose NHWC -> Gather -> Cast uint8 (truncates) -> frames
+so rounding is round-half-up, as `to_frames` does (+0.5, clip, cast). The casts sit at the very ends because
+TensorRT takes UINT8 only in Cast and at the I/O (its parser rejects a UINT8 Gather).
 """
 
 from __future__ import annotations
@@ -48,21 +49,22 @@ def float_to_frames(model: onnx.ModelProto) -> onnx.ModelProto:
     }
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
 
-    first = "fr_rgb" if flip else FRAMES_INPUT
-    head = ([helper.make_node("Gather", [FRAMES_INPUT, "fr_bgr_to_rgb"], ["fr_rgb"], axis=3)] if flip else []) + [
+    first = "fr_rgb" if flip else "fr_float"
+    head = [helper.make_node("Cast", [FRAMES_INPUT], ["fr_float"], to=TensorProto.FLOAT)] + (
+        [helper.make_node("Gather", ["fr_float", "fr_bgr_to_rgb"], ["fr_rgb"], axis=3)] if flip else []) + [
         helper.make_node("Transpose", [first], ["fr_nchw"], perm=[0, 3, 1, 2]),
-        helper.make_node("Cast", ["fr_nchw"], ["fr_float"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["fr_float", "fr_in_scale"], ["fr_scaled"]),
+        helper.make_node("Mul", ["fr_nchw", "fr_in_scale"], ["fr_scaled"]),
         helper.make_node("Add", ["fr_scaled", "fr_in_shift"], ["image"]),
     ]
-    last = "fr_out_nhwc" if flip else FRAMES_OUTPUT
+    last = "fr_out_bgr" if flip else "fr_out_nhwc"
     tail = [
         helper.make_node("Mul", [OUTPUT, "fr_out_scale"], ["fr_out_scaled"]),
         helper.make_node("Add", ["fr_out_scaled", "fr_out_shift"], ["fr_out_shifted"]),
         helper.make_node("Clip", ["fr_out_shifted", "fr_zero", "fr_max"], ["fr_out_clipped"]),
-        helper.make_node("Cast", ["fr_out_clipped"], ["fr_out_u8"], to=TensorProto.UINT8),
-        helper.make_node("Transpose", ["fr_out_u8"], [last], perm=[0, 2, 3, 1]),
-    ] + ([helper.make_node("Gather", [last, "fr_bgr_to_rgb"], [FRAMES_OUTPUT], axis=3)] if flip else [])
+        helper.make_node("Transpose", ["fr_out_clipped"], ["fr_out_nhwc"], perm=[0, 2, 3, 1]),
+    ] + ([helper.make_node("Gather", ["fr_out_nhwc", "fr_bgr_to_rgb"], ["fr_out_bgr"], axis=3)] if flip else []) + [
+        helper.make_node("Cast", [last], [FRAMES_OUTPUT], to=TensorProto.UINT8),
+    ]
     nodes = head + list(g.node) + tail
     del g.node[:]
     g.node.extend(nodes)

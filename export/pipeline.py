@@ -16,7 +16,7 @@ import numpy as np
 
 from stargan_rt.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
 from stargan_rt.bundle import ModelMeta, is_bundle
-from stargan_rt.engine_meta import BatchProfile, check_engine_compatible, read_sidecar, sidecar_path, write_sidecar
+from stargan_rt.engine_meta import BatchProfile, read_sidecar, sidecar_path, write_sidecar
 from stargan_rt.errors import BadInput, BadModel, StarGanError
 
 from .calibration import Samples, real_samples
@@ -24,7 +24,8 @@ from .int8 import Int8Recipe
 from .parity import Diff, diff, ort_session, random_inputs, run
 
 FLOAT, FRAMES, FP16, INT8 = "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx"
-PLAN = "generator_fp16.plan"
+FRAMES_FP16 = "generator_frames_fp16.onnx"  # written with --engine: the frames engine's strongly typed source
+PLAN, FRAMES_PLAN = "generator_fp16.plan", "generator_frames_fp16.plan"
 ORT_TRT_CACHE = "ort_tensorrt_cache"
 REPORT = "export_report.json"
 MIN_PSNR_DB = 30.0  # below this a variant's artefacts are visible: warn loudly
@@ -39,6 +40,8 @@ class ExportOptions:
     engine: bool = False
     rebuild: bool = False
     timing_cache_dir: Path = Path.home() / ".cache" / "stargan-rt" / "tensorrt"
+    tensorrt: str = "auto"  # which product builds the engines: auto, tensorrt, tensorrt-rtx
+    capabilities: tuple[str, ...] = ("portable",)  # TensorRT for RTX: the compute capabilities to build for
     workspace_gib: float = 2.0
     ort_tensorrt: bool = False
     triton: Path | None = None
@@ -72,9 +75,12 @@ def preflight(bundle: Path, out: Path, opts: ExportOptions) -> None:
     if opts.triton is not None:
         check_output_dir(opts.triton, marker="stargan/config.pbtxt")
     if opts.engine:
-        from .tensorrt_engine import require_tensorrt, uses_strong_typing
+        from stargan_rt.engine_meta import find_product
 
-        uses_strong_typing(require_tensorrt())
+        from .tensorrt_engine import build_target, builds_from_fp16_onnx
+
+        build_target(find_product(opts.tensorrt), opts.capabilities)  # product installed, capabilities it offers
+        builds_from_fp16_onnx(opts.tensorrt)  # and not a TensorRT older than 10
     if opts.ort_tensorrt:
         import onnxruntime as ort
 
@@ -125,6 +131,8 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
         half = float_to_fp16(model)
         _save(tmp / FP16, half, report)
         report.checks["fp16_vs_fp32"] = _quality(FP16, reference, ort_session(half), evaluation, meta, report, step)
+        if opts.engine:
+            _frames_fp16(tmp, half, meta, opts, report, step)
 
         if opts.int8:
             assert calib is not None
@@ -151,6 +159,9 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
         from .triton import write_repository
 
         plan = out / PLAN if opts.engine else None
+        if plan is not None and read_sidecar(plan).target.product != "tensorrt":  # Triton's tensorrt_plan runs TensorRT engines
+            step(f"Triton: {PLAN} left out (built by {read_sidecar(plan).target.title}, which Triton does not run)")
+            plan = None
         write_repository(opts.triton, out / FLOAT, meta, opts.profile, plan=plan, frames_onnx=out / FRAMES)
         step(f"Triton model repository: {opts.triton}")
     for w in report.warnings:
@@ -209,51 +220,75 @@ def _quality(name: str, reference: Any, session: Any, real: Samples | None, meta
     return {**d.to_dict(), "inputs": source}
 
 
+def _frames_fp16(tmp: Path, half: Any, meta: ModelMeta, opts: ExportOptions, report: ExportReport,
+                 step: Callable[[str], None]) -> None:
+    """The FP16 model with frames I/O: what a strongly typed frames engine is built from."""
+    from .frames import float_to_frames
+    from .tensorrt_engine import builds_from_fp16_onnx
+
+    if not builds_from_fp16_onnx(opts.tensorrt):
+        return  # an older TensorRT builds the frames engine from generator_frames.onnx with its FP16 flag
+    frames = float_to_frames(half)
+    report.checks["frames_fp16_vs_fp16"] = d = _frames_vs_float(frames, half, meta)
+    _save(tmp / FRAMES_FP16, frames, report)
+    step(f"{FRAMES_FP16}: the FP16 model with uint8 frames in/out; vs the FP16 model + to_frames: max {d['max_abs_grey_levels']} grey level")
+    if d["max_abs_grey_levels"] > 1:
+        raise BadModel(f"FP16 frames model differs from the FP16 model by {d['max_abs_grey_levels']} grey levels (> 1)")
+
+
 def _engine(tmp: Path, out: Path, meta: ModelMeta, opts: ExportOptions, report: ExportReport,
             step: Callable[[str], None], real: Samples | None) -> None:
-    from stargan_rt.engine_meta import file_sha256
+    """The float and the frames engine, each reused from OUT when it was built the same way from the same ONNX."""
+    from stargan_rt.engine_meta import file_sha256, find_product
 
-    from .tensorrt_engine import build_engine, require_tensorrt, uses_strong_typing
+    from .tensorrt_engine import build_engine, build_target, builds_from_fp16_onnx
 
-    source = tmp / (FP16 if uses_strong_typing(require_tensorrt()) else FLOAT)
-    old = out / PLAN
-    if not opts.rebuild and old.is_file():
-        try:
-            sidecar = read_sidecar(old)
-            check_engine_compatible(sidecar)
-            if sidecar.onnx_sha256 == file_sha256(source) and sidecar.profile == opts.profile:
-                shutil.copyfile(old, tmp / PLAN)
-                shutil.copyfile(sidecar_path(old), sidecar_path(tmp / PLAN))
-                report.files += [PLAN, sidecar_path(PLAN).name]
-                step(f"{PLAN}: reusing the existing engine (same ONNX, profile, GPU and TensorRT; --rebuild to force)")
-                return
-        except StarGanError as exc:
-            step(f"existing engine not reusable ({exc}); rebuilding")
-    build = build_engine(source, meta, opts.profile, opts.timing_cache_dir, workspace=int(opts.workspace_gib * (1 << 30)), log=step)
-    atomic_write_bytes(tmp / PLAN, build.plan)
-    write_sidecar(tmp / PLAN, build.sidecar)
-    report.files += [PLAN, sidecar_path(PLAN).name]
-    report.checks["engine"] = build.sidecar.to_dict() | {"stargan_rt": "(see the ONNX)"}
-    step(f"{PLAN}: {len(build.plan) / 1e6:.1f} MB, sidecar {sidecar_path(PLAN).name}")
-    report.checks["engine_vs_fp32"] = _verify_engine(tmp, meta, opts.profile, real, report, step)
+    product = find_product(opts.tensorrt)
+    fp16 = builds_from_fp16_onnx(product.name)
+    target = build_target(product, opts.capabilities)
+    for plan, source in ((PLAN, FP16 if fp16 else FLOAT), (FRAMES_PLAN, FRAMES_FP16 if fp16 else FRAMES)):
+        old = out / plan
+        if not opts.rebuild and old.is_file():
+            try:
+                sidecar = read_sidecar(old)
+                same = (sidecar.target, sidecar.onnx_sha256, sidecar.profile) == (target, file_sha256(tmp / source), opts.profile)
+                if same:
+                    shutil.copyfile(old, tmp / plan)
+                    shutil.copyfile(sidecar_path(old), sidecar_path(tmp / plan))
+                    report.files += [plan, sidecar_path(plan).name]
+                    step(f"{plan}: reusing the existing engine (same ONNX, profile, {target.title}, GPUs; --rebuild to force)")
+                    continue
+                step(f"existing {plan} not reusable (built by {sidecar.target.title} for {sidecar.target.gpus()}, "
+                     f"profile {sidecar.profile}; now {target.title} for {target.gpus()}, {opts.profile}); rebuilding")
+            except StarGanError as exc:
+                step(f"existing {plan} not reusable ({exc}); rebuilding")
+        build = build_engine(tmp / source, meta, opts.profile, opts.timing_cache_dir, product=product.name,
+                             capabilities=opts.capabilities, workspace=int(opts.workspace_gib * (1 << 30)), log=step)
+        atomic_write_bytes(tmp / plan, build.plan)
+        write_sidecar(tmp / plan, build.sidecar)
+        report.files += [plan, sidecar_path(plan).name]
+        report.checks.setdefault("engines", {})[plan] = build.sidecar.to_dict() | {
+            "stargan_rt": "(see the ONNX)", "build_seconds": round(build.seconds, 2), "bytes": len(build.plan)}
+        step(f"{plan}: {len(build.plan) / 1e6:.1f} MB in {build.seconds:.1f} s, sidecar {sidecar_path(plan).name}")
+        report.checks.setdefault("engines_vs_fp32", {})[plan] = _verify_engine(tmp, plan, meta, opts.profile, real, report, step)
 
 
-def _verify_engine(tmp: Path, meta: ModelMeta, profile: BatchProfile, real: Samples | None, report: ExportReport,
+def _verify_engine(tmp: Path, plan: str, meta: ModelMeta, profile: BatchProfile, real: Samples | None, report: ExportReport,
                    step: Callable[[str], None]) -> Any:
     """Run the engine through the runtime's TensorRT backend against onnxruntime FP32, where that backend runs."""
     from stargan_rt.backends import open_model
 
     try:
-        runner = open_model(tmp / PLAN, backend="tensorrt")
+        runner = open_model(tmp / plan, backend="tensorrt")
     except StarGanError as exc:
-        note = f"engine not run here ({exc}); check it with: stargan-rt check OUT/{FLOAT} OUT/{PLAN}"
+        note = f"{plan} not run here ({exc}); check it with: stargan-rt check OUT/{FLOAT} OUT/{plan}"
         step(note)
         return {"verified": False, "why": str(exc)}
     n = profile.opt  # a batch size inside the engine's profile
     x, c = (real.x[:n], real.c[:n]) if real is not None and len(real) >= n else random_inputs(meta, n, np.random.default_rng())
     with runner:
         d = diff(run(ort_session(tmp / FLOAT), {"image": x, "label": c}), runner.infer(x, c))
-    step(f"{PLAN} vs onnxruntime FP32: {d}")
+    step(f"{plan} vs onnxruntime FP32: {d}")
     if d.psnr < MIN_PSNR_DB:
-        report.warnings.append(f"the TensorRT engine is only {d.psnr:.1f} dB PSNR against FP32 (< {MIN_PSNR_DB:g} dB)")
+        report.warnings.append(f"the TensorRT engine {plan} is only {d.psnr:.1f} dB PSNR against FP32 (< {MIN_PSNR_DB:g} dB)")
     return {"verified": True, **d.to_dict()}

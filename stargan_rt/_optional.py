@@ -12,10 +12,13 @@ _INSTALL_HINTS = {
     "onnx": "pip install 'stargan-rt[train]'",
     "onnxconverter_common": "pip install 'stargan-rt[train]'",
     "tensorrt": "install NVIDIA TensorRT (pip install 'stargan-rt[gpu]' on a machine with an NVIDIA GPU)",
-    "pycuda": "pip install 'stargan-rt[gpu]' on a machine with CUDA",
+    "tensorrt_rtx": "pip install tensorrt-rtx-cu13 (NVIDIA TensorRT for RTX)",
+    "pycuda": "build it from source with the CUDA toolkit: bash export/build_pycuda.sh (README: TensorRT)",
     "pyvirtualcam": "pip install 'stargan-rt[video]'",
     "matplotlib": "pip install matplotlib",
 }
+
+_BUILDERS = {"tensorrt": "TensorRT", "tensorrt_rtx": "TensorRT for RTX"}  # recognised by their Builder
 
 
 def require(module: str, purpose: str) -> ModuleType:
@@ -25,9 +28,9 @@ def require(module: str, purpose: str) -> ModuleType:
     except ImportError as exc:
         hint = _INSTALL_HINTS.get(module.split(".")[0], f"pip install {module}")
         raise MissingDependency(f"{purpose} needs {module}, which is not installed ({exc}); {hint}") from None
-    if module == "tensorrt" and not hasattr(mod, "Builder"):
+    if module in _BUILDERS and not hasattr(mod, "Builder"):
         # tensorrt-stubs makes `import tensorrt` succeed as an empty namespace package.
-        raise MissingDependency(f"{purpose} needs TensorRT; only its type stubs are installed. {_INSTALL_HINTS['tensorrt']}")
+        raise MissingDependency(f"{purpose} needs {_BUILDERS[module]}; only its type stubs are installed. {_INSTALL_HINTS[module]}")
     return mod
 
 

@@ -1,14 +1,24 @@
-"""TensorRT engine sidecars: what an engine was built for, and the check that it fits this machine.
+"""TensorRT engine sidecars: which product built an engine, for which GPUs, and the check that it fits this machine.
 
-A serialized TensorRT engine runs only on the GPU model and TensorRT version that built it. Every engine
-`generator_fp16.plan` has a sidecar `generator_fp16.plan.json`:
+Two NVIDIA products build and run the engines (`PRODUCTS`), told apart by what their modules provide:
+- "tensorrt": TensorRT, module `tensorrt`. Builds on the GPU it targets and tunes for that GPU model, so an
+  engine runs on that model only. (`tensorrt-stubs` alone makes `import tensorrt` succeed as an empty
+  namespace: a real TensorRT is recognised by its Builder.)
+- "tensorrt-rtx": TensorRT for RTX, module `tensorrt_rtx` (pip install tensorrt-rtx-cu13). Builds ahead of time,
+  with no GPU, for a list of compute capabilities, strongly typed networks only; kernels are compiled just in
+  time on the GPU that runs the engine. An engine runs on any GPU of a listed capability.
 
-    {"tensorrt_version": "10.13.0.35", "gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0",
-     "profile": {"min": 1, "opt": 1, "max": 8}, "onnx_sha256": "...", "onnx": "generator_fp16.onnx",
+Every engine `generator_fp16.plan` has a sidecar `generator_fp16.plan.json`:
+
+    {"product": "tensorrt-rtx", "tensorrt_version": "1.7.1.116", "compute_capabilities": ["8.0", "8.6", "8.9", "12.0"],
+     "gpu_name": "", "profile": {"min": 1, "opt": 1, "max": 8}, "onnx_sha256": "...", "onnx": "generator_fp16.onnx",
      "precision": "fp16", "strongly_typed": true, "stargan_rt": {...ModelMeta...}}
 
-Loaders call `check_engine_compatible(read_sidecar(plan))` before deserializing. This module imports
-neither torch nor tensorrt, so the runtime can use it.
+(`gpu_name` is the GPU model a TensorRT engine was built on; "" for an engine that any GPU of its capabilities
+runs.) Sidecars written before products were recorded (`compute_capability`, no `product`) read as TensorRT.
+Loaders call `engine_product(sidecar)` (product installed, same version: no GPU needed) and then
+`check_engine_compatible(sidecar, current)` with this machine's GPU. This module imports neither torch nor
+tensorrt, so the runtime can use it.
 """
 
 from __future__ import annotations
@@ -20,14 +30,52 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Mapping
 
 from .atomic import atomic_write_text
 from .bundle import METADATA_KEY, ModelMeta
 from .errors import BadInput, BadModel, MissingDependency
 
+
+@dataclass(frozen=True)
+class Product:
+    name: str  # as sidecars record it
+    module: str
+    title: str
+    ahead_of_time: bool  # builds with no GPU for listed compute capabilities; strongly typed networks only
+
+    def load(self, purpose: str) -> ModuleType:
+        from ._optional import require
+
+        return require(self.module, purpose)
+
+    def installed_version(self) -> str | None:
+        from ._optional import available
+
+        return str(self.load("-").__version__) if available(self.module) else None
+
+
+TENSORRT = Product("tensorrt", "tensorrt", "TensorRT", ahead_of_time=False)
+TENSORRT_RTX = Product("tensorrt-rtx", "tensorrt_rtx", "TensorRT for RTX", ahead_of_time=True)
+PRODUCTS = {p.name: p for p in (TENSORRT, TENSORRT_RTX)}
+
+
+def find_product(name: str = "auto") -> Product:
+    """The product called `name`, or for "auto" the first one installed (TensorRT first: it tunes for this GPU)."""
+    if name != "auto":
+        if name not in PRODUCTS:
+            raise BadInput(f"unknown TensorRT product {name!r}; choose from auto, {', '.join(PRODUCTS)}")
+        return PRODUCTS[name]
+    for p in PRODUCTS.values():
+        if p.installed_version() is not None:
+            return p
+    TENSORRT_RTX.load("building or running a TensorRT engine")  # raises MissingDependency with the install hint
+    raise AssertionError("unreachable")
+
+
 SIDECAR_SUFFIX = ".json"
-REBUILD_HINT = "rebuild it on this machine: stargan-rt export BUNDLE -o DIR --engine --rebuild"
+REBUILD_HINT = "rebuild it: stargan-rt export BUNDLE -o DIR --engine --rebuild"
 
 
 @dataclass(frozen=True)
@@ -57,11 +105,20 @@ class BatchProfile:
 
 @dataclass(frozen=True)
 class GpuTarget:
-    """What an engine is tied to: the TensorRT version and the GPU model."""
+    """What an engine is tied to (or, for this machine, what it offers): product, version and GPUs."""
 
-    tensorrt_version: str
-    gpu_name: str
-    compute_capability: str  # "major.minor"
+    product: str  # a PRODUCTS key
+    version: str
+    compute_capabilities: tuple[str, ...]  # "major.minor" each; this machine: its GPU's one
+    gpu_name: str = ""  # the one GPU model a TensorRT engine runs on; "": any GPU of those capabilities
+
+    @property
+    def title(self) -> str:
+        return f"{PRODUCTS[self.product].title if self.product in PRODUCTS else self.product} {self.version}"
+
+    def gpus(self) -> str:
+        ccs = ", ".join(self.compute_capabilities)
+        return f"{self.gpu_name} (compute capability {ccs})" if self.gpu_name else f"compute capability {ccs}"
 
 
 @dataclass(frozen=True)
@@ -75,8 +132,12 @@ class EngineSidecar:
     meta: ModelMeta
 
     def to_dict(self) -> dict[str, Any]:
+        t = self.target
         return {
-            **asdict(self.target),
+            "product": t.product,
+            "tensorrt_version": t.version,
+            "compute_capabilities": list(t.compute_capabilities),
+            "gpu_name": t.gpu_name,
             "profile": asdict(self.profile),
             "onnx_sha256": self.onnx_sha256,
             "onnx": self.onnx,
@@ -88,8 +149,12 @@ class EngineSidecar:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EngineSidecar":
         try:
+            ccs = d["compute_capabilities"] if "compute_capabilities" in d else [d["compute_capability"]]
+            if isinstance(ccs, str) or not ccs:
+                raise ValueError(f"compute_capabilities must be a non-empty list, got {ccs!r}")
             return cls(
-                target=GpuTarget(str(d["tensorrt_version"]), str(d["gpu_name"]), str(d["compute_capability"])),
+                target=GpuTarget(str(d.get("product", TENSORRT.name)), str(d["tensorrt_version"]), tuple(map(str, ccs)),
+                                 str(d.get("gpu_name") or "")),
                 profile=BatchProfile(**{k: int(d["profile"][k]) for k in ("min", "opt", "max")}),
                 onnx_sha256=str(d["onnx_sha256"]),
                 onnx=str(d.get("onnx", "")),
@@ -126,21 +191,33 @@ def read_sidecar(plan: str | Path) -> EngineSidecar:
     return EngineSidecar.from_dict(d)
 
 
-def check_engine_compatible(sidecar: EngineSidecar, current: GpuTarget | None = None) -> None:
-    """Refuse an engine built for another GPU model or TensorRT version (BadModel with a clear message).
-
-    `current` defaults to this machine (the installed tensorrt and GPU 0); loaders on another device pass it.
-    """
-    current = current or current_target()
+def engine_product(sidecar: EngineSidecar) -> ModuleType:
+    """The installed module of the product that built this engine, if it is the same version (no GPU needed)."""
     built = sidecar.target
+    if built.product not in PRODUCTS:
+        raise BadModel(f"this engine was built with an unknown product {built.product!r}; {REBUILD_HINT}")
+    product = PRODUCTS[built.product]
+    here = product.installed_version()
+    if here is None:
+        product.load(f"this engine (built with {built.title})")  # MissingDependency naming what to install
+    if here != built.version:
+        raise BadModel(f"this engine was built with {built.title} (this machine has {product.title} {here}); {REBUILD_HINT}")
+    return product.load("-")
+
+
+def check_engine_compatible(sidecar: EngineSidecar, current: GpuTarget | None = None) -> None:
+    """Refuse an engine built by another product or version, or for other GPUs (BadModel, one line).
+
+    `current` defaults to this machine (the sidecar's product as installed here, and GPU 0).
+    """
+    built = sidecar.target
+    current = current or current_target(product=built.product)
     problems = []
-    if built.tensorrt_version != current.tensorrt_version:
-        problems.append(f"TensorRT {built.tensorrt_version} (this machine has {current.tensorrt_version})")
-    if built.compute_capability != current.compute_capability or built.gpu_name != current.gpu_name:
-        problems.append(
-            f"GPU {built.gpu_name} (compute capability {built.compute_capability}; this machine has "
-            f"{current.gpu_name}, {current.compute_capability})"
-        )
+    if (built.product, built.version) != (current.product, current.version):
+        problems.append(f"{built.title} (this machine has {current.title})")
+    (cc,) = current.compute_capabilities
+    if cc not in built.compute_capabilities or (built.gpu_name and built.gpu_name != current.gpu_name):
+        problems.append(f"GPU {built.gpus()}; this machine has {current.gpu_name} ({cc})")
     if problems:
         raise BadModel(f"this engine was built for {' and '.join(problems)}; {REBUILD_HINT}")
 
@@ -153,13 +230,12 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def current_target(device: int = 0) -> GpuTarget:
-    """The installed TensorRT version and GPU `device`'s name and compute capability."""
-    from ._optional import require
-
-    trt = require("tensorrt", "checking a TensorRT engine")
+def current_target(device: int = 0, product: str = "tensorrt") -> GpuTarget:
+    """The installed `product`'s version and GPU `device`'s name and compute capability."""
+    p = PRODUCTS[product]
+    version = str(p.load("checking a TensorRT engine").__version__)
     name, cc = gpu_identity(device)
-    return GpuTarget(str(trt.__version__), name, cc)
+    return GpuTarget(p.name, version, (cc,), name)
 
 
 def gpu_identity(device: int = 0) -> tuple[str, str]:

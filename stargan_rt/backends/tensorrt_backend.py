@@ -1,7 +1,10 @@
 """TensorRT: a serialized engine (.plan) run with pycuda, two batches in flight so copies overlap compute.
 
-The engine's sidecar `<plan>.json` (stargan_rt.engine_meta) is read and checked against this machine's
-GPU and TensorRT version before deserializing: an engine for another GPU is refused with one clear line.
+Engines of both products run here (stargan_rt.engine_meta.PRODUCTS): TensorRT, and TensorRT for RTX, whose
+kernels are compiled just in time on this GPU when the context is created; a runtime cache in
+~/.cache/stargan-rt/tensorrt-rtx keeps them for the next start. The engine's sidecar `<plan>.json` is checked
+before deserializing, in this order, each refusal one line: the product that built it is installed in the
+same version; pycuda loads (it needs the NVIDIA driver, libcuda.so.1); this GPU is one the engine was built for.
 
 Execution (TensorRT 10 name-based I/O): one execution context, page-locked host buffers and device buffers
 for two slots, and three CUDA streams so that, for consecutive batches k and k+1,
@@ -14,15 +17,17 @@ ordered by CUDA events (H2D done -> execute -> D2H). Every I/O tensor's address 
 set_tensor_address before each execute_async_v3 (the context reads them at enqueue time). Enqueues share the
 compute stream, so the context's activation memory is never used by two batches at once.
 
-tensorrt and pycuda are imported lazily: this module imports without them (they cannot be installed on the
-development machines) and is type-checked with mypy against tensorrt-stubs.
+tensorrt and pycuda are imported lazily: this module imports without them, and is type-checked with mypy
+against tensorrt-stubs (the API both products share).
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
@@ -38,33 +43,47 @@ if TYPE_CHECKING:
     import tensorrt as trt
 
 SLOTS = 2  # batches in flight
+RUNTIME_CACHE_DIR = Path.home() / ".cache" / "stargan-rt" / "tensorrt-rtx"
 
 
 def _is_plan(path: Path) -> bool:
     return path.suffix.lower() in (".plan", ".engine") and path.is_file()
 
 
-def _available() -> tuple[bool, str]:
+def load_pycuda() -> ModuleType:
+    """pycuda.driver, or MissingDependency: not installed, or installed on a machine without the NVIDIA driver."""
     from .._optional import require
 
     try:
-        trt = require("tensorrt", "the TensorRT backend")
-        require("pycuda.driver", "the TensorRT backend")
+        import pycuda.driver as cuda
+    except ImportError as exc:
+        if "libcuda" in str(exc):
+            raise MissingDependency(f"the TensorRT backend needs the NVIDIA driver: pycuda cannot load it ({exc}); "
+                                    "this machine has no CUDA driver") from None
+        require("pycuda.driver", "the TensorRT backend")  # not installed: says how to build it
+        raise
+    return cuda
+
+
+def _available() -> tuple[bool, str]:
+    products = {p.title: v for p in engine_meta.PRODUCTS.values() if (v := p.installed_version()) is not None}
+    if not products:
+        return False, "neither TensorRT nor TensorRT for RTX is installed (pip install tensorrt-rtx-cu13)"
+    try:
+        load_pycuda()
     except MissingDependency as exc:
         return False, str(exc)
-    return True, f"TensorRT {trt.__version__} with pycuda"
+    return True, f"{', '.join(f'{t} {v}' for t, v in products.items())} with pycuda"
 
 
-def current_target(device_id: int) -> engine_meta.GpuTarget:
-    """This machine's TensorRT version and GPU, as the sidecar records them (through pycuda)."""
-    from .._optional import require
-
-    trt = require("tensorrt", "the TensorRT backend")
-    cuda = require("pycuda.driver", "the TensorRT backend")
+def current_target(device_id: int, product: str) -> engine_meta.GpuTarget:
+    """This machine as an engine must fit it: `product`'s installed version and the GPU (through pycuda)."""
+    p = engine_meta.PRODUCTS[product]
+    cuda = load_pycuda()
     cuda.init()
     dev = cuda.Device(device_id)
     major, minor = dev.compute_capability()
-    return engine_meta.GpuTarget(str(trt.__version__), str(dev.name()), f"{major}.{minor}")
+    return engine_meta.GpuTarget(p.name, str(p.load("the TensorRT backend").__version__), (f"{major}.{minor}",), str(dev.name()))
 
 
 @dataclass
@@ -85,17 +104,20 @@ class TensorrtRunner(Runner):
 
     name = "tensorrt"
 
-    def __init__(self, path: str | Path, *, device_id: int = 0):
+    def __init__(self, path: str | Path, *, device_id: int = 0, runtime_cache_dir: Path = RUNTIME_CACHE_DIR):
         self.path = Path(path)
         sidecar = engine_meta.read_sidecar(self.path)
-        engine_meta.check_engine_compatible(sidecar, current_target(device_id))
+        trt_mod = engine_meta.engine_product(sidecar)  # before pycuda: says which product, whatever the driver
+        cuda = load_pycuda()
+        here = current_target(device_id, sidecar.target.product)
+        engine_meta.check_engine_compatible(sidecar, here)
         self.meta: ModelMeta = sidecar.meta
         self.sidecar = sidecar
-        from .._optional import require
-
-        trt_mod = require("tensorrt", "the TensorRT backend")
-        cuda = require("pycuda.driver", "the TensorRT backend")
         self._trt, self._cuda = trt_mod, cuda
+        self._cache_file: Path | None = None
+        if engine_meta.PRODUCTS[sidecar.target.product].ahead_of_time:
+            gpu = re.sub(r"[^A-Za-z0-9]+", "-", here.gpu_name).strip("-")
+            self._cache_file = runtime_cache_dir / f"{sidecar.target.version}-{gpu}-{engine_meta.file_sha256(self.path)[:16]}.cache"
         self._ctx = cuda.Device(device_id).retain_primary_context()  # the context TensorRT's runtime uses
         self._ctx.push()
         try:
@@ -106,11 +128,14 @@ class TensorrtRunner(Runner):
     def _setup(self, trt_mod: Any, cuda: Any) -> None:
         logger = trt_mod.Logger(trt_mod.Logger.WARNING)
         self._runtime: trt.Runtime = trt_mod.Runtime(logger)
-        engine = self._runtime.deserialize_cuda_engine(self.path.read_bytes())
+        plan = self.path.read_bytes()
+        if self._cache_file is not None:
+            _check_rtx_validity(trt_mod, self._runtime, plan, self.path)
+        engine = self._runtime.deserialize_cuda_engine(plan)
         if engine is None:
-            raise BadModel(f"{self.path}: TensorRT could not deserialize this engine (corrupt, or built by another version)")
+            raise BadModel(f"{self.path}: {self.sidecar.target.title} could not deserialize this engine (corrupt, or built by another version)")
         self.engine: trt.ICudaEngine = engine
-        self.context: trt.IExecutionContext = engine.create_execution_context()
+        self.context: trt.IExecutionContext = self._create_context(engine)
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         self.inputs = [n for n in names if engine.get_tensor_mode(n) == trt_mod.TensorIOMode.INPUT]
         self.outputs = [n for n in names if n not in self.inputs]
@@ -134,6 +159,24 @@ class TensorrtRunner(Runner):
         self._h2d, self._compute, self._d2h = cuda.Stream(), cuda.Stream(), cuda.Stream()
         self._pending: deque[int] = deque()  # slot indices in submission order
         self._next = 0
+
+    def _create_context(self, engine: Any) -> Any:
+        """TensorRT: a plain context. TensorRT for RTX: one with a runtime cache of its just-in-time kernels."""
+        if self._cache_file is None:
+            return engine.create_execution_context()
+        config = engine.create_runtime_config()
+        self._runtime_cache = config.create_runtime_cache()
+        if self._cache_file.is_file():
+            self._runtime_cache.deserialize(self._cache_file.read_bytes())
+        config.set_runtime_cache(self._runtime_cache)
+        return engine.create_execution_context(config)
+
+    def _save_runtime_cache(self) -> None:
+        if self._cache_file is not None:
+            from ..atomic import atomic_write_bytes
+
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self._cache_file, bytes(self._runtime_cache.serialize()))
 
     # --- asynchronous API: submit() returns a ticket; collect() waits for it. Two may be in flight. ---
 
@@ -215,8 +258,8 @@ class TensorrtRunner(Runner):
     def describe(self) -> str:
         t = self.sidecar.target
         return (
-            f"{self.name}: TensorRT {t.tensorrt_version} engine {self.path.name} ({self.sidecar.precision}, {self.io} I/O, "
-            f"batch <= {self.max_batch}) on {t.gpu_name}, {SLOTS} batches in flight"
+            f"{self.name}: {t.title} engine {self.path.name} ({self.sidecar.precision}, {self.io} I/O, "
+            f"batch <= {self.max_batch}) for {t.gpus()}, {SLOTS} batches in flight"
         )
 
     def close(self) -> None:
@@ -230,7 +273,21 @@ class TensorrtRunner(Runner):
                 for buf in slot.device.values():
                     buf.free()
             self._slots = []
+            self._save_runtime_cache()
             del self.context, self.engine
         finally:
             self._cuda.Context.pop()
         self._slots = None  # type: ignore[assignment]
+
+
+def rtx_validity(trt: Any, runtime: Any, plan: bytes) -> tuple[Any, list[str]]:
+    """TensorRT for RTX reads an engine's header: whether this GPU, driver and library can run it, and why not."""
+    validity, diagnostics = runtime.get_engine_validity(plan[: runtime.engine_header_size])
+    flags = trt.EngineInvalidityDiagnostics
+    return validity, [n for n in dir(flags) if n.isupper() and int(diagnostics) & int(getattr(flags, n))]
+
+
+def _check_rtx_validity(trt: Any, runtime: Any, plan: bytes, path: Path) -> None:
+    validity, why = rtx_validity(trt, runtime, plan)
+    if validity == trt.EngineValidity.INVALID:
+        raise BadModel(f"{path}: TensorRT for RTX cannot run this engine here ({', '.join(why) or 'no reason given'}); {engine_meta.REBUILD_HINT}")

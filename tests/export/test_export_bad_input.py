@@ -80,7 +80,8 @@ def test_missing_calibration_folder(tmp_path, bundle):
 
 @pytest.mark.skipif(available("tensorrt"), reason="TensorRT is installed here: --engine would build")
 def test_engine_without_tensorrt(tmp_path, bundle):
-    r = stargan_rt("export", bundle, "-o", tmp_path / "out", "--engine", "--no-int8")
+    # (TensorRT for RTX, where installed, builds: tests/export/test_tensorrt_rtx.py)
+    r = stargan_rt("export", bundle, "-o", tmp_path / "out", "--engine", "--tensorrt", "tensorrt", "--no-int8")
     assert_one_line_error(r, "export", "TensorRT")
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 

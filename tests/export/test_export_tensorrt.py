@@ -1,5 +1,7 @@
-"""The TensorRT engine builder: type-checked against tensorrt-stubs, its logic run against a recording stand-in,
-and a real build where TensorRT exists (it cannot be installed on this project's machines)."""
+"""The TensorRT engine builder's datacenter path: type-checked against tensorrt-stubs, its logic (timing cache, the
+FP16 flag of older versions, engine reuse) run against a recording stand-in, and a real build where TensorRT exists
+(it cannot be installed on this project's machines). The same builder runs for real with TensorRT for RTX in
+test_tensorrt_rtx.py."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ import pytest
 
 from conftest import tiny_meta
 from stargan_rt._optional import available
-from stargan_rt.engine_meta import BatchProfile, read_sidecar
-from stargan_rt.errors import BadModel, MissingDependency
+from stargan_rt.engine_meta import BatchProfile, GpuTarget, read_sidecar
+from stargan_rt.errors import BadInput, BadModel, MissingDependency
 
 ROOT = Path(__file__).resolve().parents[2]
-TENSORRT_FILES = ["export/tensorrt_engine.py", "export/ort_tensorrt.py", "stargan_rt/engine_meta.py"]
+TENSORRT_FILES = ["export/tensorrt_engine.py", "export/ort_tensorrt.py", "stargan_rt/engine_meta.py", "stargan_rt/backends/tensorrt_backend.py"]
 
 
 # ---- static check against the stubs ---------------------------------------------------------------------------
@@ -204,7 +206,8 @@ def test_tensorrt_10_12_and_later_builds_a_strongly_typed_network_from_the_fp16_
     profile = next(c[1] for c in trt.calls if c[0] == "profile")
     assert profile == {"image": ([1, 3, 32, 32], [2, 3, 32, 32], [4, 3, 32, 32]), "label": ([1, 5], [2, 5], [4, 5])}
     assert build.plan == b"PLAN" and build.sidecar.strongly_typed and build.sidecar.precision == "fp16"
-    assert build.sidecar.target.gpu_name == "Fake GPU 80GB" and build.sidecar.profile == BatchProfile(1, 2, 4)
+    assert build.sidecar.target == GpuTarget("tensorrt", "10.13.0.35", ("9.0",), "Fake GPU 80GB")
+    assert build.sidecar.profile == BatchProfile(1, 2, 4)
 
 
 def test_older_tensorrt_10_sets_the_fp16_flag_never_a_silent_fp32_engine(fake_trt, exported, tmp_path):
@@ -244,17 +247,29 @@ def test_a_failed_build_is_an_error(fake_trt, exported, tmp_path):
         build_engine(exported[0] / "generator_fp16.onnx", tiny_meta(), BatchProfile(1, 1, 8), tmp_path)
 
 
+def test_tensorrt_builds_for_its_own_gpu_only(fake_trt, exported, tmp_path):
+    from export.tensorrt_engine import build_engine
+
+    fake_trt("10.13.0.35")
+    with pytest.raises(BadInput, match="--compute-capabilities is for TensorRT for RTX"):
+        build_engine(exported[0] / "generator_fp16.onnx", tiny_meta(), BatchProfile(1, 1, 8), tmp_path, capabilities=("8.9",))
+
+
 def test_export_reuses_a_fitting_engine_and_rebuilds_otherwise(fake_trt, exported, tmp_path):
     import shutil
 
-    from export.pipeline import FP16, PLAN, ExportOptions, ExportReport, _engine
-    from stargan_rt.engine_meta import GpuTarget, sidecar_path, write_sidecar
+    from export.frames import float_to_frames
+    from export.pipeline import FP16, FRAMES_FP16, PLAN, ExportOptions, ExportReport, _engine
+    from stargan_rt.engine_meta import sidecar_path, write_sidecar
+
+    frames_fp16 = float_to_frames(onnx.load(str(exported[0] / FP16)))
 
     def export_engine(out: Path, **opts) -> tuple[Path, list[str]]:
         tmp = tmp_path / f"tmp{len(list(tmp_path.iterdir()))}"
         tmp.mkdir()
         shutil.copyfile(exported[0] / FP16, tmp / FP16)
         shutil.copyfile(exported[0] / "generator.onnx", tmp / "generator.onnx")
+        onnx.save(frames_fp16, str(tmp / FRAMES_FP16))
         lines: list[str] = []
         _engine(tmp, out, tiny_meta(), ExportOptions(timing_cache_dir=tmp_path / "cache", **opts), ExportReport("b"), lines.append, None)
         return tmp, lines
@@ -272,7 +287,7 @@ def test_export_reuses_a_fitting_engine_and_rebuilds_otherwise(fake_trt, exporte
     assert any("building" in line for line in lines) and not any("reusing" in line for line in lines)
 
     side = read_sidecar(out / PLAN)
-    write_sidecar(out / PLAN, side.__class__(**{**side.__dict__, "target": GpuTarget("10.13.0.35", "Other GPU", "8.6")}))
+    write_sidecar(out / PLAN, side.__class__(**{**side.__dict__, "target": GpuTarget("tensorrt", "10.13.0.35", ("8.6",), "Other GPU")}))
     _, lines = export_engine(out)
     assert any("not reusable" in line and "Other GPU" in line for line in lines) and any("building" in line for line in lines)
     assert sidecar_path(out / PLAN).is_file()
@@ -289,7 +304,7 @@ def test_real_tensorrt_builds_an_fp16_engine_with_its_sidecar(exported, tmp_path
     import tensorrt
 
     source = "generator_fp16.onnx" if uses_strong_typing(tensorrt.__version__) else "generator.onnx"
-    build = build_engine(exported[0] / source, tiny_meta(), BatchProfile(1, 1, 4), tmp_path)
+    build = build_engine(exported[0] / source, tiny_meta(), BatchProfile(1, 1, 4), tmp_path, product="tensorrt")
     assert len(build.plan) > 1000 and build.sidecar.precision == "fp16"
     check_engine_compatible(build.sidecar)
 

@@ -71,11 +71,33 @@ def _open(name, kind, request):
     ok, why = info.available()
     if not ok:
         pytest.skip(f"{name} not available here: {why}")
-    if kind == "plan":
-        pytest.skip("no TensorRT engine can be built by these tests (stargan-rt export --engine needs TensorRT and a GPU)")
+    if kind == "plan":  # reached only where the TensorRT backend runs: a GPU, its driver and pycuda
+        return open_model(_engine(request.getfixturevalue("tiny_models")["onnx"], request.getfixturevalue("tmp_path")), name)
     if kind == "bundle":
         return open_model(request.getfixturevalue("tiny_bundle"), name)
     return open_model(request.getfixturevalue("tiny_models")[kind], name)
+
+
+def _engine(onnx_path: Path, folder: Path) -> Path:
+    """An FP16 engine of the tiny model for this GPU (TensorRT, or TensorRT for RTX with CURRENT), batch 1..8."""
+    import onnx
+
+    from export.fp16 import float_to_fp16
+    from export.metadata import get_metadata
+    from export.tensorrt_engine import build_engine, builds_from_fp16_onnx
+    from stargan_rt.engine_meta import BatchProfile, write_sidecar
+
+    model = onnx.load(str(onnx_path))
+    source = onnx_path
+    if builds_from_fp16_onnx():
+        source = folder / "generator_fp16.onnx"
+        onnx.save(float_to_fp16(model), str(source))
+    built = build_engine(source, get_metadata(model)[0], BatchProfile(1, 3, 8), folder / "cache", capabilities=("current",),
+                         log=lambda _: None)
+    plan = folder / "generator_fp16.plan"
+    plan.write_bytes(built.plan)
+    write_sidecar(plan, built.sidecar)
+    return plan
 
 
 @pytest.mark.parametrize("name,kind", list(_cases()))
@@ -227,8 +249,11 @@ def test_engine_for_another_gpu_is_refused_before_deserializing(tmp_path, monkey
     from .conftest import tiny_meta
 
     plan = _write_plan_with_sidecar(tmp_path, tiny_meta())
-    here = GpuTarget("10.13.0.35", "NVIDIA GeForce RTX 4090", "8.9")
-    monkeypatch.setattr(tensorrt_backend, "current_target", lambda device_id: here)
+    here = GpuTarget("tensorrt", "10.13.0.35", ("8.9",), "NVIDIA GeForce RTX 4090")
+    # as if TensorRT 10.13.0.35, pycuda and a driver were here (tests/export/test_tensorrt_rtx.py: a real engine)
+    monkeypatch.setattr(tensorrt_backend.engine_meta, "engine_product", lambda sidecar: None)
+    monkeypatch.setattr(tensorrt_backend, "load_pycuda", lambda: None)
+    monkeypatch.setattr(tensorrt_backend, "current_target", lambda device_id, product: here)
     with pytest.raises(BadModel, match="built for GPU NVIDIA H100.*RTX 4090.*rebuild") as err:
         tensorrt_backend.TensorrtRunner(plan)
     assert "\n" not in str(err.value)

@@ -112,7 +112,10 @@ def test_an_engine_built_for_another_gpu(tmp_path, video, capsys, monkeypatch):
     (tmp_path / "generator_fp16.plan.json").write_text(json.dumps(sidecar))
     info = backends()["tensorrt"]
     monkeypatch.setitem(REGISTRY, "tensorrt", BackendInfo(info.name, info.factory, info.accepts, lambda: (True, "pretend"), info.priority))
-    monkeypatch.setattr(tensorrt_backend, "current_target", lambda device_id: GpuTarget("10.13.0.35", "NVIDIA GeForce RTX 4090", "8.9"))
+    monkeypatch.setattr(tensorrt_backend.engine_meta, "engine_product", lambda sidecar: None)  # TensorRT 10.13.0.35 here
+    monkeypatch.setattr(tensorrt_backend, "load_pycuda", lambda: None)  # with pycuda and a driver
+    monkeypatch.setattr(tensorrt_backend, "current_target",
+                        lambda device_id, product: GpuTarget("tensorrt", "10.13.0.35", ("8.9",), "NVIDIA GeForce RTX 4090"))
     _fails_with_one_line(capsys, ["video", str(video), str(tmp_path / "o.mp4"), "-t", "Male", "-m", str(plan)],
                          "built for GPU NVIDIA H100", "RTX 4090", "rebuild")
 
