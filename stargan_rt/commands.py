@@ -12,9 +12,12 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli import ATTRS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Sub = argparse._SubParsersAction  # the `subparsers` object cli.py passes to every register function
 
@@ -32,7 +35,8 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
     )
     p.add_argument(
         "--detector", "-d", default=detector,
-        help=f"face detector: haar, dlib, yunet:MODEL.onnx, or none when inputs are face crops (default: {detector})",
+        help=f"face detector: {'auto (haar, and face crops recognised), ' if detector == 'auto' else ''}haar, dlib, "
+        f"yunet:MODEL.onnx, or none when inputs are face crops (default: {detector})",
     )
 
 
@@ -59,16 +63,17 @@ def _slug(target: str) -> str:
 
 def register_translate(sub: Sub) -> None:
     p = sub.add_parser(
-        "translate", help="translate face images to target attributes (or every domain with --grid)",
-        description="Translate images. With --detector none (default) each image is a face framed like the training "
-        "data (CelebA: aligned 178x218) and the output is the model-sized face; with a detector, faces are found in "
-        "the photo, translated and pasted back into the full image.",
+        "translate", help="translate the faces in images to target attributes (or every domain with --grid)",
+        description="Translate images. By default (--detector auto) the faces in each image are found, translated "
+        "and pasted back into the full-resolution image; an image that is already a face crop in the training "
+        "framing (CelebA-aligned 178x218, a model-sized crop) is recognised as one. With --detector none every "
+        "image is taken as such a crop and the output is the model's own model-sized face (as the paper's test).",
     )
     p.add_argument("images", nargs="+", help="image files or folders of images")
     p.add_argument("--target", "-t", metavar=ATTRS, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
     p.add_argument("--grid", action="store_true", help="every domain at once, one row per image (the paper's Figure 2)")
     p.add_argument("-o", "--output", default="translated", help="output folder (default: ./translated)")
-    _model_args(p, detector="none")
+    _model_args(p, detector="auto")
     p.set_defaults(func=run_translate)
 
 
@@ -89,6 +94,32 @@ def _image_paths(items: list[str]) -> list[Path]:
     return paths
 
 
+def _output_names(paths: list[Path], suffix: str) -> list[str]:
+    """One output name per input: STEM_SUFFIX.png, with the parent folder's name added where stems repeat."""
+    stems = [p.stem for p in paths]
+    names = [f"{p.parent.name}_{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    for i, n in enumerate(names):  # still equal (a/x/f.jpg, b/x/f.jpg): number them
+        if names.count(n) > 1:
+            names[i] = f"{n}_{names[: i + 1].count(n)}"
+    return [f"{n}_{suffix}.png" for n in names]
+
+
+def _faces_of(tr: Any, img: np.ndarray, auto: bool) -> tuple[list[Any], str]:
+    """The regions to translate in an image and how they were found (for the report line)."""
+    from .faces import framed_like_training, whole_frame_region
+
+    tr.reset()  # stills are unrelated: no tracking across them
+    if tr.detector.framing is None:
+        return tr.regions(img), "a face crop (--detector none)"
+    regions = tr.regions(img)
+    pre = tr.meta.preprocess
+    if auto and len(regions) == 1 and framed_like_training(regions[0], img.shape, pre):
+        return [whole_frame_region(img.shape, pre)], "a face crop in the training framing"
+    if auto and not regions and min(img.shape[:2]) <= 2 * tr.size:
+        return [whole_frame_region(img.shape, pre)], "no face found; small, so taken as a face crop"
+    return regions, f"{len(regions)} face{'s' if len(regions) != 1 else ''} found"
+
+
 def run_translate(args: argparse.Namespace) -> int:
     from .errors import BadInput
     from .faces import extract
@@ -99,44 +130,42 @@ def run_translate(args: argparse.Namespace) -> int:
     paths = _image_paths(args.images)
     images = [read_image(p) for p in paths]  # every input checked before any work
     out_dir = Path(args.output)
+    auto = args.detector.strip().lower() == "auto"
+    if auto:
+        args.detector = "haar"
     with _translator(args) as tr:
         if args.target:
             tr.label(args.target)  # an unknown attribute fails before anything is written
         if args.grid:
-            if tr.detector.framing is not None:  # faces found in photos: their training-framed crops
-                faces = []
-                for path, img in zip(paths, images):
-                    regions = tr.regions(img)
-                    if not regions:
-                        raise BadInput(f"{path}: no face found (try --detector none if it is a face crop)")
-                    faces.append(extract(img, regions[0], tr.size))
-                    tr.reset()
-                images = faces
-            grid, _ = tr.grid(images)
+            faces = []
+            for path, img in zip(paths, images):
+                regions, how = _faces_of(tr, img, auto)
+                if not regions:
+                    raise BadInput(f"{path}: no face found (try --detector none if it is a face crop)")
+                faces.append(extract(img, regions[0], tr.size))
+            grid, _ = tr.grid(faces)
             dest = out_dir / "grid.png"
             write_image(dest, grid)
             print(dest)
             return 0
-        written, faceless = 0, []
-        if tr.detector.framing is None:
+        names = _output_names(paths, _slug(args.target))
+        written = 0
+        if tr.detector.framing is None:  # the model's own output for each crop, batched
             outs = [o for i in range(0, len(images), 16) for o in tr.translate_images(images[i : i + 16], args.target)]
-        else:
-            outs = []
-            for path, img in zip(paths, images):
-                tr.reset()  # stills are unrelated: no tracking across them
-                out, regions = tr.translate_frame(img, args.target)
-                outs.append(out if regions else None)
-                if not regions:
-                    faceless.append(path)
-        for path, out in zip(paths, outs):
-            if out is None:
+            for path, out, name in zip(paths, outs, names):
+                write_image(out_dir / name, out)
+                print(f"{path}: a face crop (--detector none) -> {out_dir / name}")
+            return 0
+        for path, img, name in zip(paths, images, names):
+            regions, how = _faces_of(tr, img, auto)
+            if not regions:
+                print(f"stargan-rt translate: {path}: no face found, nothing written (--detector none if it is a face "
+                      "crop)", file=sys.stderr)
                 continue
-            dest = out_dir / f"{path.stem}_{_slug(args.target)}.png"
-            write_image(dest, out)
-            print(dest)
+            out, _ = tr.translate_frame(img, args.target, regions=regions)
+            write_image(out_dir / name, out)
+            print(f"{path}: {how} -> {out_dir / name}")
             written += 1
-        for path in faceless:
-            print(f"stargan-rt translate: {path}: no face found, nothing written", file=sys.stderr)
         return 0 if written else 1
 
 

@@ -140,17 +140,18 @@ class Translator:
 
     def translate_frame(
         self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None,
-        source: SourceSpec = None,
+        source: SourceSpec = None, regions: Sequence[Region] | None = None,
     ) -> tuple[np.ndarray, list[Region]]:
         """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions.
 
         `source` (default: the translator's) is what the faces show now; with the "model" reference the paste
-        adds G(x, target) - G(x, source), so only what the target asks for changes (see faces/paste.py)."""
+        adds G(x, target) - G(x, source), so only what the target asks for changes (see faces/paste.py).
+        `regions` (default: found by the detector) are the training-framed squares to translate."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise BadInput(f"expected a uint8 BGR frame (H, W, 3), got {frame.dtype} {frame.shape}")
         stage = timer.stage if timer is not None else _no_timer
         with stage("detect"):
-            regions = self.regions(frame, t)
+            regions = self.regions(frame, t) if regions is None else list(regions)
         out = frame.copy()
         if not regions:
             return out, regions

@@ -50,6 +50,16 @@ def whole_frame_region(shape: tuple[int, ...], pre: Preprocess) -> Region:
     return Region(int(round((w - side) / 2.0)), int(round((h - side) / 2.0)), side, side)
 
 
+def framed_like_training(region: Region, shape: tuple[int, ...], pre: Preprocess) -> bool:
+    """Is this image already a face crop in the training framing? (Its one face's square is, nearly, the image's
+    own centre square: a CelebA-aligned 178x218 picture, or a model-sized crop.)"""
+    own = whole_frame_region(shape, pre)
+    ix = max(0, min(region.x + region.w, own.x + own.w) - max(region.x, own.x))
+    iy = max(0, min(region.y + region.h, own.y + own.h) - max(region.y, own.y))
+    inter = ix * iy
+    return inter / (region.w * region.h + own.w * own.h - inter) >= 0.6
+
+
 def extract(frame: np.ndarray, region: Region, size: int) -> np.ndarray:
     """The region as a size x size uint8 BGR crop (border-replicated where it leaves the frame)."""
     h, w = frame.shape[:2]

@@ -78,14 +78,33 @@ class Controls:
 
 
 def draw_overlay(frame: np.ndarray, lines: Sequence[str], regions: Sequence[Region] = ()) -> None:
-    """Text in the top-left corner on a dark band, and the face squares, drawn in place."""
+    """Text in the top-left corner on a dark band, and the face squares, drawn in place. Lines wider than the
+    frame wrap at their commas and spaces."""
     for r in regions:
         cv2.rectangle(frame, (r.x, r.y), (r.x + r.w, r.y + r.h), (80, 200, 80), 1, cv2.LINE_AA)
     scale = max(0.4, min(frame.shape[:2]) / 900)
+    lines = [part for s in lines for part in wrap_text(s, frame.shape[1] - 12, scale)]
     step = int(22 * scale / 0.5)
     band_h = step * len(lines) + 6
-    band_w = max((cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for s in lines), default=0) + 12
+    band_w = max((_width(s, scale) for s in lines), default=0) + 12
     sub = frame[:band_h, :band_w]
     sub[:] = (sub * 0.4).astype(np.uint8)
     for i, s in enumerate(lines):
         cv2.putText(frame, s, (6, step * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def _width(text: str, scale: float) -> int:
+    return int(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0])
+
+
+def wrap_text(text: str, width: int, scale: float) -> list[str]:
+    """`text` in lines at most `width` pixels wide (at `scale`), broken after commas or at spaces."""
+    words = text.replace(", ", ",\0").replace(" ", " \0").split("\0")
+    lines, line = [], ""
+    for w in words:
+        if line and _width((line + w).rstrip(), scale) > width:
+            lines.append(line.rstrip())
+            line = "  " + w  # continued lines are indented
+        else:
+            line += w
+    return [*lines, line.rstrip()] if line.strip() else lines

@@ -239,10 +239,11 @@ def run_stream(
 
 
 def _status_lines(timer: StageTimer, recent: deque[float], dropped: int, backend: str) -> list[str]:
-    fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
-    infer50, _ = timer.percentiles("infer")
+    name = backend.split(":")[0]
     lat50, lat99 = timer.percentiles("latency")
-    return [
-        f"{fps:5.1f} FPS  infer {infer50:.0f} ms  latency {lat50:.0f}/{lat99:.0f} ms (p50/p99)  dropped {dropped}",
-        backend.split(":")[0],
-    ]
+    if len(recent) < 2 or recent[-1] <= recent[0] or lat50 != lat50:
+        return ["measuring FPS and latency...", name]  # not 0.0 FPS and nan ms before there is anything to show
+    fps = (len(recent) - 1) / (recent[-1] - recent[0])
+    infer50, _ = timer.percentiles("infer")
+    infer = f"infer {infer50:.0f} ms  " if infer50 == infer50 else ""  # NaN while translation is switched off
+    return [f"{fps:5.1f} FPS  {infer}latency {lat50:.0f}/{lat99:.0f} ms (p50/p99)  dropped {dropped}", name]

@@ -261,3 +261,22 @@ def test_the_overlay_shows_fps_latency_and_the_target_on_the_output():
     # identity model: without the overlay a frame is unchanged; with it the top-left corner carries text
     assert len(set(np.unique(plain.frames[-1]))) == 1
     assert len(set(np.unique(shown.frames[-1][:10]))) > 1
+
+
+def test_overlay_lines_wrap_to_the_frame_and_early_status_says_it_is_measuring():
+    from collections import deque
+
+    from stargan_rt.stream.controls import HELP, _width, wrap_text
+    from stargan_rt.stream.pipeline import _status_lines
+    from stargan_rt.timing import StageTimer
+
+    scale = 640 / 900
+    lines = wrap_text(HELP, 640 - 12, scale)
+    assert len(lines) >= 2 and all(_width(s, scale) <= 640 - 12 for s in lines)
+    assert " ".join(s.strip() for s in lines).replace(", ", ",").replace(" ", "") == HELP.replace(", ", ",").replace(" ", "")
+    first = _status_lines(StageTimer(), deque([1.0]), 0, "ort-cpu: details")
+    assert first[0].startswith("measuring") and "nan" not in " ".join(first)
+    timer = StageTimer()
+    timer.add("latency", 0.03)
+    later = _status_lines(timer, deque([1.0, 1.1, 1.2]), 2, "ort-cpu: details")
+    assert "FPS" in later[0] and "nan" not in later[0] and "dropped 2" in later[0]
