@@ -32,7 +32,9 @@ class TrainConfig:
     celeba_crop_size: int | None = opt(178, "centre crop of CelebA images before resizing ('none' = no crop)")
     rafd_crop_size: int | None = opt(None, "centre crop of RaFD images before resizing ('none' = whole image)")
     custom_crop_size: int | None = opt(None, "centre crop of custom-CSV images before resizing ('none' = whole image)")
-    celeba_test_count: int = opt(1999, "images the official CelebA split holds out for test (1999, an official off-by-one)")
+    celeba_test_count: int | None = opt(None, "images held out for test, or auto: the official split's 1999 (an "
+                                              "official off-by-one), a tenth of a list of fewer than 19,990",
+                                        type=lambda t: _count_or_auto(t), metavar="N|auto")
     # model
     g_conv_dim: int = opt(64, "channels of G's first convolution")
     d_conv_dim: int = opt(64, "channels of D's first convolution")
@@ -74,7 +76,7 @@ class TrainConfig:
                 raise BadInput(f"--{name.replace('_', '-')} must be at least 1")
         for name in ("g_repeat_num", "num_iters", "num_iters_decay", "workers", "celeba_test_count", "log_every",
                      "sample_every", "save_every", "num_samples"):
-            if getattr(self, name) < 0:
+            if (getattr(self, name) or 0) < 0:
                 raise BadInput(f"--{name.replace('_', '-')} cannot be negative")
         if self.image_size % 4:
             raise BadInput(f"--image-size {self.image_size}: must be a multiple of 4 (G down-samples twice)")
@@ -97,6 +99,15 @@ class TrainConfig:
 
 def _is_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple
+
+
+def _count_or_auto(text: str) -> int | None:
+    if text.lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of images or 'auto', got {text!r}") from None
 
 
 def _optional_int(text: str) -> int | None:
@@ -131,7 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         elif _is_tuple(tp):
             kwargs["nargs"] = "+"
         elif tp == (int | None):
-            kwargs["type"] = _optional_int
+            kwargs.setdefault("type", _optional_int)
         elif tp == (float | None):
             kwargs["type"] = _optional_float
         else:

@@ -249,6 +249,14 @@ def _listdir(folder: Path) -> set[str]:
         return set()
 
 
+def celeba_test_count(cfg: TrainConfig, rows: int) -> int:
+    """Images of a CelebA list held out for test: as asked, else the official 1999, or a tenth of a small list
+    (a SynthFaces set of a few hundred images still trains)."""
+    if cfg.celeba_test_count is not None:
+        return cfg.celeba_test_count
+    return min(1999, rows // 10)
+
+
 def _celeba(path: Path, cfg: TrainConfig, split: str) -> FaceDataset:
     attr_file = path if path.is_file() else path / CELEBA_ATTR_FILE
     root = attr_file.parent
@@ -263,10 +271,11 @@ def _celeba(path: Path, cfg: TrainConfig, split: str) -> FaceDataset:
     cols = _select(names, attrs, attr_file.name)
     rows = [ln.split() for ln in lines[2:] if ln.strip()]
     random.Random(1234).shuffle(rows)  # the official split: shuffled with seed 1234, the first ones are test
-    if split == "train" and rows and len(rows) <= cfg.celeba_test_count:
-        raise BadInput(f"{attr_file}: {len(rows)} images, all in the official test split "
-                       f"(--celeba-test-count {cfg.celeba_test_count}); lower --celeba-test-count")
-    rows = rows[cfg.celeba_test_count:] if split == "train" else rows[: cfg.celeba_test_count]
+    test = celeba_test_count(cfg, len(rows))
+    if split == "train" and rows and len(rows) <= test:
+        raise BadInput(f"{attr_file}: {len(rows)} images, all in the test split (--celeba-test-count {test}); "
+                       "lower --celeba-test-count")
+    rows = rows[test:] if split == "train" else rows[:test]
     bad = next((k for k, r in enumerate(rows) if len(r) != len(names) + 1), None)
     if bad is not None:
         raise BadInput(f"{attr_file}: a line has {len(rows[bad]) - 1} values for {len(names)} attributes: "

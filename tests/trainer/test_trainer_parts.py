@@ -136,3 +136,12 @@ def test_every_config_field_is_a_command_line_option() -> None:
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     base = TrainConfig(num_iters=7, data=("x",))
     assert from_args(parser.parse_args(["--num-iters", "9"]), base) == TrainConfig(num_iters=9, data=("x",))
+
+
+def test_a_small_celeba_list_holds_out_a_tenth_and_the_full_one_the_official_1999():
+    from trainer.config import TrainConfig
+    from trainer.data import celeba_test_count
+
+    assert celeba_test_count(TrainConfig(), 202_599) == 1999  # the real CelebA: the official split
+    assert celeba_test_count(TrainConfig(), 500) == 50  # a small SynthFaces set still trains
+    assert celeba_test_count(TrainConfig(celeba_test_count=0), 500) == 0
