@@ -4,6 +4,9 @@ A bundle is a directory holding
 
     model.json              ModelMeta: architecture, preprocessing, domains, provenance
     generator.safetensors   the generator's state dict (official key layout)
+    generator_raw.safetensors  optional: when generator.safetensors holds an exponential moving average of the
+                            trained weights (the trainer's default), the raw weights of the same iteration, for
+                            comparison; readers that do not know it ignore it
 
 Exported artifacts (ONNX, engines) carry the same `ModelMeta` JSON, so the runtime needs nothing else.
 Reading a bundle needs numpy and safetensors only; no torch, no pickle.
@@ -25,6 +28,7 @@ FORMAT = "stargan-rt-model"
 FORMAT_VERSION = 1
 META_FILE = "model.json"
 WEIGHTS_FILE = "generator.safetensors"
+RAW_WEIGHTS_FILE = "generator_raw.safetensors"
 # Key under which exported artifacts (ONNX metadata_props, engine sidecars) store ModelMeta JSON.
 METADATA_KEY = "stargan_rt"
 
@@ -161,14 +165,18 @@ def is_bundle(path: str | Path) -> bool:
     return (Path(path) / META_FILE).is_file()
 
 
-def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.ndarray]) -> Path:
-    """Write a bundle atomically. `state_dict` maps official key names to numpy arrays."""
+def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.ndarray],
+                raw_state_dict: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write a bundle atomically. `state_dict` maps official key names to numpy arrays; `raw_state_dict`, when
+    given, is the raw generator whose moving average `state_dict` is (written to RAW_WEIGHTS_FILE)."""
     from safetensors.numpy import save_file
 
     path = Path(path)
-    arrays = {k: np.ascontiguousarray(v) for k, v in state_dict.items()}
     with atomic_directory(path) as tmp:
-        save_file(arrays, str(tmp / WEIGHTS_FILE), metadata={METADATA_KEY: meta.to_json()})
+        for name, weights in ((WEIGHTS_FILE, state_dict), (RAW_WEIGHTS_FILE, raw_state_dict)):
+            if weights is not None:
+                arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+                save_file(arrays, str(tmp / name), metadata={METADATA_KEY: meta.to_json()})
         (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
     return path
 
@@ -186,8 +194,14 @@ def load_meta(path: str | Path) -> ModelMeta:
     return ModelMeta.from_json(text)
 
 
-def load_bundle(path: str | Path) -> tuple[ModelMeta, dict[str, np.ndarray]]:
-    """Meta and FP32 numpy weights of a bundle directory, checked for a complete, readable file."""
+def has_raw_weights(path: str | Path) -> bool:
+    """Whether the bundle also holds the raw generator its weights are a moving average of."""
+    return (Path(path) / RAW_WEIGHTS_FILE).is_file()
+
+
+def load_bundle(path: str | Path, raw: bool = False) -> tuple[ModelMeta, dict[str, np.ndarray]]:
+    """Meta and FP32 numpy weights of a bundle directory, checked for a complete, readable file.
+    `raw=True` reads the raw generator instead (RAW_WEIGHTS_FILE; see the module docstring)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -195,11 +209,11 @@ def load_bundle(path: str | Path) -> tuple[ModelMeta, dict[str, np.ndarray]]:
     if not path.exists():
         raise BadModel(f"{path}: no such model bundle")
     meta = load_meta(path)
-    weights_file = path / WEIGHTS_FILE
+    weights_file = path / (RAW_WEIGHTS_FILE if raw else WEIGHTS_FILE)
     if not weights_file.is_file():
-        raise BadModel(f"{path}: bundle has no {WEIGHTS_FILE}")
+        raise BadModel(f"{path}: bundle has no {weights_file.name}")
     try:
-        raw = load_file(str(weights_file))
+        arrays = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadModel(f"{weights_file}: corrupt or truncated weights ({exc})") from None
-    return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in raw.items()}
+    return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in arrays.items()}

@@ -116,7 +116,7 @@ def load_state(model: nn.Module, state: Mapping[str, np.ndarray | torch.Tensor],
         raise BadModel(f"{what} does not fit this architecture: {detail[:400]}") from None
 
 
-def generator_state_numpy(g: Generator) -> dict[str, np.ndarray]:
+def generator_state_numpy(g: nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy() for k, v in g.state_dict().items()}
 
 

@@ -54,6 +54,17 @@ class TrainConfig:
     n_critic: int = opt(5, "D steps per G step")
     beta1: float = opt(0.5, "Adam beta1")
     beta2: float = opt(0.999, "Adam beta2")
+    ema_decay: float = opt(0.999, "decay of the moving average of G's weights that samples, the bundle and export use "
+                                  "(0 = none: the raw G); the first updates use min(decay, (1 + n) / (10 + n))")
+    # speed: none of these changes what is computed (the bench checks the losses agree with the eager loop's)
+    data_on_device: bool = opt(False, "keep the decoded dataset on the training device and cut batches there (no "
+                                      "loader, no per-step copies; implies --cache-in-memory)")
+    adam: str = opt("default", "Adam implementation: default (PyTorch's choice), foreach or fused",
+                    choices=("default", "foreach", "fused"))
+    compile: str = opt("none", "torch.compile G (g), or G and D (gd: D's gradient-penalty pass stays eager, compiled "
+                               "autograd has no double backward)", choices=("none", "g", "gd"))
+    cuda_graphs: bool = opt(False, "capture the whole D step and G step (forwards, penalty, backwards, Adam) as two "
+                                   "CUDA graphs and replay them (one CUDA process)")
     # run
     out: str = opt("runs/stargan", "output folder: checkpoint/, bundle/, samples/, metrics.jsonl, tb/", metavar="DIR")
     resume: bool = opt(False, "continue the run saved in --out (its options, overridden by those given now)")
@@ -83,6 +94,8 @@ class TrainConfig:
         if self.d_repeat_num < 1 or self.image_size % 2**self.d_repeat_num:
             raise BadInput(f"--image-size {self.image_size} must be divisible by 2**d_repeat_num "
                            f"({2**self.d_repeat_num}); lower --d-repeat-num")
+        if not 0 <= self.ema_decay < 1:
+            raise BadInput(f"--ema-decay {self.ema_decay}: must be in [0, 1) (0 = no moving average)")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise BadInput("--max-minutes must be positive")
 

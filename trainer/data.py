@@ -172,6 +172,53 @@ def make_loader(ds: FaceDataset, cfg: TrainConfig, start_iter: int, rank: int, w
                       prefetch_factor=4 if cfg.workers > 0 else None, generator=torch.Generator().manual_seed(cfg.seed))
 
 
+class DeviceBatches:
+    """The loader's batches, cut on the training device from the decoded dataset kept there (--data-on-device).
+
+    Same order and flips (IterationSampler), unreadable images replaced the same way, and the same pixel values
+    bit for bit: bytes become model inputs through a table that `to_tensor` itself computes for all 256 values.
+    Per step only the indices and flips travel to the device.
+    """
+
+    def __init__(self, ds: FaceDataset, cfg: TrainConfig, start_iter: int, rank: int, world: int,
+                 device: torch.device):
+        if ds._cache is None:
+            ds.cache_in_memory()
+        assert ds._cache is not None and ds._readable is not None
+        self.ds, self.device = ds, device
+        self.sampler = IterationSampler(len(ds), cfg.batch_size, cfg.seed, start_iter, rank, world)
+        self.images = torch.from_numpy(ds._cache).to(device)  # (N, S, S, 3) uint8 BGR
+        self.labels = torch.from_numpy(ds.labels).to(device)
+        # to_tensor of a 1 x 256 picture whose three channels all hold byte v at column v: table[c, v] is what
+        # byte v of the source channel feeding model channel c becomes
+        ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)[None]
+        self.table = torch.from_numpy(to_tensor(ramp, ds.preprocess)[0, :, 0, :].reshape(-1).copy()).to(device)
+        self.offsets = (torch.arange(3, device=device) * 256).view(1, 3, 1, 1)
+        self.rgb = ds.preprocess.channel_order == "RGB"
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        readable = self.ds._readable
+        assert readable is not None
+        index, flips, skipped = [], [], []
+        for i, flip in self.sampler.batch(iteration):
+            if not readable[i]:
+                i, _, bad = self.ds._first_readable(i)
+                skipped += bad
+            index.append(i)
+            flips.append(flip)
+        idx = torch.tensor(index, device=self.device)
+        x = self.images[idx]
+        x = torch.where(torch.tensor(flips, device=self.device)[:, None, None, None], x.flip(2), x)
+        x = (x.flip(3) if self.rgb else x).permute(0, 3, 1, 2)  # BGR -> the model's channel order, NCHW
+        return self.table[x.long() + self.offsets], self.labels[idx], skipped
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[str]]]:
+        i = self.sampler.start_iter
+        while True:
+            yield self.batch(i)
+            i += 1
+
+
 # --- reading the on-disk formats -------------------------------------------------------------------------
 
 

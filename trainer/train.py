@@ -14,8 +14,7 @@ import os
 import random
 import sys
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -32,10 +31,12 @@ from stargan_rt.torch_model import Discriminator, Generator, generator_state_num
 
 from .checkpoint import checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .data import FaceDataset, describe, load_dataset, make_loader
-from .losses import classification_loss, gradient_penalty, learning_rate
+from .data import DeviceBatches, FaceDataset, describe, load_dataset, make_loader
+from .ema import Ema
+from .losses import learning_rate
 from .meta import build_meta, git_commit
 from .sampling import translation_grid
+from .step import Batch, Losses, Nets, Steps, adam, check_levers, compiled, load_optimizer, set_lr
 
 
 class Diverged(StarGanError):
@@ -100,80 +101,10 @@ class LabelLayout:
         return c
 
 
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No parameter gradients for `module` (D during the G step: only G is updated)."""
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        module.requires_grad_(True)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-@dataclass
-class Nets:
-    """G and D with their optimisers; `g_sync`/`d_sync` are the DDP wrappers when data-parallel, else G and D."""
-
-    g: Generator
-    d: Discriminator
-    g_opt: torch.optim.Optimizer
-    d_opt: torch.optim.Optimizer
-    g_sync: nn.Module
-    d_sync: nn.Module
-
-
-@dataclass
-class Batch:
-    """One dataset's batch: images, its own labels (org) and shuffled ones (trg), per dataset (_k) and for G."""
-
-    x_real: torch.Tensor
-    c_org_k: torch.Tensor
-    c_trg_k: torch.Tensor
-    c_org: torch.Tensor
-    c_trg: torch.Tensor
-    cls_slice: slice  # this dataset's columns of D's classifier output
-    kind: str  # multi_label or one_hot
-
-
-def d_step(nets: Nets, b: Batch, cfg: TrainConfig, autocast: torch.autocast) -> dict[str, torch.Tensor]:
-    """D: real images score high and are classified by their labels, translations score low; WGAN-GP."""
-    n = b.x_real.size(0)
-    with autocast:  # forward passes only; backward runs outside, as autocast wants
-        with torch.no_grad():  # G's forward here needs no graph (and must not arm DDP for a backward)
-            x_fake = nets.g(b.x_real, b.c_trg).to(b.x_real.dtype)
-        out_src, out_cls = nets.d_sync(torch.cat([b.x_real, x_fake]))  # D has no normalisation: one pass for both
-        loss_real = -out_src[:n].float().mean()
-        loss_fake = out_src[n:].float().mean()
-        loss_cls = classification_loss(out_cls[:n, b.cls_slice], b.c_org_k, b.kind)
-        loss_gp = gradient_penalty(nets.d_sync, b.x_real, x_fake)
-        loss = loss_real + loss_fake + cfg.lambda_cls * loss_cls + cfg.lambda_gp * loss_gp
-    nets.d_opt.zero_grad(set_to_none=True)
-    loss.backward()
-    nets.d_opt.step()
-    return {"D/loss": loss, "D/loss_real": loss_real, "D/loss_fake": loss_fake, "D/loss_cls": loss_cls,
-            "D/loss_gp": loss_gp}
-
-
-def g_step(nets: Nets, b: Batch, cfg: TrainConfig, autocast: torch.autocast) -> dict[str, torch.Tensor]:
-    """G: fool D, be classified as the target domain, and translate back to the input (cycle L1)."""
-    with frozen(nets.d), autocast:  # D is only a critic here: no gradients for its weights, no DDP sync for it
-        x_fake = nets.g_sync(b.x_real, b.c_trg)
-        out_src, out_cls = nets.d(x_fake)
-        loss_fake = -out_src.float().mean()
-        loss_cls = classification_loss(out_cls[:, b.cls_slice], b.c_trg_k, b.kind)
-        x_rec = nets.g_sync(x_fake, b.c_org)
-        loss_rec = (b.x_real - x_rec.float()).abs().mean()
-        loss = loss_fake + cfg.lambda_rec * loss_rec + cfg.lambda_cls * loss_cls
-    nets.g_opt.zero_grad(set_to_none=True)
-    loss.backward()  # D's weights were frozen in the forward pass, so the graph holds none of them
-    nets.g_opt.step()
-    return {"G/loss": loss, "G/loss_fake": loss_fake, "G/loss_rec": loss_rec, "G/loss_cls": loss_cls}
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
@@ -184,9 +115,99 @@ def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
     return DDP(module, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
 
 
+@dataclass
+class Session:
+    """What one training process runs, iteration by iteration: the nets, their moving average, the steps and the
+    batches. `stargan-rt train` drives it (and logs, samples, saves); the training benchmark times it."""
+
+    cfg: TrainConfig
+    device: torch.device
+    datasets: list[FaceDataset]
+    layout: LabelLayout
+    nets: Nets
+    ema: Ema | None
+    steps: Steps
+    batches: list[Iterator[Any]]
+    memory_format: torch.memory_format
+    _lr: tuple[float, float] | None = field(default=None, repr=False)
+
+    @property
+    def g_out(self) -> nn.Module:
+        """The generator samples, the bundle and export use: the moving average when there is one."""
+        return self.ema.model if self.ema is not None else self.nets.g
+
+    def iteration(self, it: int) -> tuple[Losses, list[str]]:
+        """Train iteration `it` (0-based): per dataset a D step and, every n_critic-th iteration, a G step; then the
+        moving average. Returns the losses (device tensors: reading them syncs) and the unreadable images skipped."""
+        cfg, nets = self.cfg, self.nets
+        lr = (learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step),
+              learning_rate(cfg.d_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step))
+        if lr != self._lr:
+            set_lr(nets.g_opt, lr[0])
+            set_lr(nets.d_opt, lr[1])
+            self._lr = lr
+        losses: Losses = {}
+        skipped: list[str] = []
+        g_due = (it + 1) % cfg.n_critic == 0
+        for k, ds in enumerate(self.datasets):
+            prefix = f"{ds.domains.name}/" if len(self.datasets) > 1 else ""
+            x_real, c_org_k, bad = next(self.batches[k])
+            skipped += bad
+            x_real = x_real.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+            c_org_k = c_org_k.to(self.device, non_blocking=True)
+            c_trg_k = c_org_k[torch.randperm(c_org_k.size(0), device=self.device)]  # targets: the labels, shuffled
+            batch = Batch(x_real, c_org_k, c_trg_k, self.layout.embed(k, c_org_k), self.layout.embed(k, c_trg_k),
+                          self.layout.slice(k), ds.domains.kind)
+            losses.update({prefix + name: v for name, v in self.steps.d(k, batch).items()})
+            if g_due:
+                losses.update({prefix + name: v for name, v in self.steps.g(k, batch).items()})
+        if g_due and self.ema is not None:
+            self.ema.update(nets.g)
+        return losses, skipped
+
+    def state(self) -> dict[str, Any]:
+        """The weights and optimiser states for a checkpoint (the iteration, RNG and counters are added by train)."""
+        n = self.nets
+        return {"G": n.g.state_dict(), "D": n.d.state_dict(), "g_opt": n.g_opt.state_dict(),
+                "d_opt": n.d_opt.state_dict(), **(self.ema.state() if self.ema is not None else {})}
+
+
+def build_session(cfg: TrainConfig, datasets: list[FaceDataset], device: torch.device, ddp: Dist = Dist(),
+                  start: int = 0, state: dict[str, Any] | None = None) -> Session:
+    """Nets (seeded by the caller), optimisers, moving average and batches, from `state` (a checkpoint) if given."""
+    check_levers(cfg, device, ddp.world)
+    layout = LabelLayout(datasets)
+    g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
+    d_raw = Discriminator(cfg.image_size, cfg.d_conv_dim, layout.d_dim, cfg.d_repeat_num).to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    for net in (g_raw, d_raw):
+        net.to(memory_format=memory_format)  # type: ignore[call-overload]  # (missing from torch's stubs)
+    g_opt = adam(g_raw.parameters(), cfg.g_lr, cfg, device)
+    d_opt = adam(d_raw.parameters(), cfg.d_lr, cfg, device)
+    nets = Nets(g_raw, d_raw, g_opt, d_opt, *(_ddp(m, device) if ddp.world > 1 else m for m in (g_raw, d_raw)))
+    if cfg.compile != "none":
+        nets.g_fast = compiled(g_raw)
+        nets.d_fast = compiled(d_raw) if cfg.compile == "gd" else None
+    ema = Ema(g_raw, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    if state is not None:
+        load_state(g_raw, state["G"], "the checkpoint's generator")
+        load_state(d_raw, state["D"], "the checkpoint's discriminator")
+        load_optimizer(g_opt, state["g_opt"])
+        load_optimizer(d_opt, state["d_opt"])
+        if ema is not None:
+            ema.load(state, g_raw)
+    if cfg.data_on_device:
+        batches: list[Iterator[Any]] = [iter(DeviceBatches(ds, cfg, start, ddp.rank, ddp.world, device))
+                                        for ds in datasets]
+    else:
+        batches = [iter(make_loader(ds, cfg, start, ddp.rank, ddp.world, device.type == "cuda")) for ds in datasets]
+    return Session(cfg, device, datasets, layout, nets, ema, Steps(nets, cfg, device), batches, memory_format)
+
+
 def train(cfg: TrainConfig, command: list[str] | None = None,
           on_step: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train as `cfg` says; returns a summary. `on_step(iteration, {"losses", "G", "D"})` is a hook for tests."""
+    """Train as `cfg` says; returns a summary. `on_step(iteration, {"losses", "G", "D", "G_ema"})` is a hook for
+    tests."""
     t_start = time.monotonic()
     if not cfg.data:
         raise BadInput("no training data: give --data [FORMAT:]PATH (one, or two for joint training)")
@@ -209,35 +230,21 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     seed_everything(cfg.seed + ddp.rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    if cfg.cache_in_memory:
+    if cfg.cache_in_memory or cfg.data_on_device:
         t = time.monotonic()
         for ds in datasets:
             ds.cache_in_memory()
         if ddp.master:
             print(f"cached {sum(map(len, datasets))} images in memory in {time.monotonic() - t:.1f} s", file=sys.stderr)
 
-    layout = LabelLayout(datasets)
-    g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
-    d_raw = Discriminator(cfg.image_size, cfg.d_conv_dim, layout.d_dim, cfg.d_repeat_num).to(device)
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    for net in (g_raw, d_raw):
-        net.to(memory_format=memory_format)  # type: ignore[call-overload]  # (missing from torch's stubs)
-    g_opt = torch.optim.Adam(g_raw.parameters(), cfg.g_lr, (cfg.beta1, cfg.beta2))
-    d_opt = torch.optim.Adam(d_raw.parameters(), cfg.d_lr, (cfg.beta1, cfg.beta2))
-    nets = Nets(g_raw, d_raw, g_opt, d_opt, *(_ddp(m, device) if ddp.world > 1 else m for m in (g_raw, d_raw)))
-
     start, skipped, resumed_state, resumed_losses = 0, 0, None, {}
     if cfg.resume:
         resumed_state = load_checkpoint(out)
-        load_state(g_raw, resumed_state["G"], "the checkpoint's generator")
-        load_state(d_raw, resumed_state["D"], "the checkpoint's discriminator")
-        g_opt.load_state_dict(resumed_state["g_opt"])
-        d_opt.load_state_dict(resumed_state["d_opt"])
         start, skipped = int(resumed_state["iteration"]), int(resumed_state.get("skipped", 0))
         resumed_losses = dict(resumed_state.get("losses", {}))
-    pin = device.type == "cuda"
-    batches = [iter(make_loader(ds, cfg, start, ddp.rank, ddp.world, pin)) for ds in datasets]
-    if resumed_state is not None:  # after the loaders exist, so nothing consumes the restored RNG but training
+    run = build_session(cfg, datasets, device, ddp, start, resumed_state)
+    nets = run.nets
+    if resumed_state is not None:  # after the batches exist, so nothing consumes the restored RNG but training
         if ddp.master:
             set_rng_state(resumed_state["rng"])
         else:  # only the master's RNG state is saved; the others restart from a seed tied to the iteration
@@ -246,9 +253,14 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
 
     if ddp.master:
         sizes = ", ".join(f"{ds.domains.name} {len(ds)} images" for ds in datasets)
-        params = [sum(p.numel() for p in m.parameters()) / 1e6 for m in (g_raw, d_raw)]
+        params = [sum(p.numel() for p in m.parameters()) / 1e6 for m in (nets.g, nets.d)]
+        levers = ", ".join(name for name, on in (
+            ("data on device", cfg.data_on_device), (f"adam {cfg.adam}", cfg.adam != "default"),
+            (f"compile {cfg.compile}", cfg.compile != "none"), ("CUDA graphs", cfg.cuda_graphs),
+            ("channels-last", cfg.channels_last), (f"EMA {cfg.ema_decay:g}", cfg.ema_decay > 0)) if on)
         print(f"training from iteration {start} on {sizes}; G {params[0]:.2f}M / D {params[1]:.2f}M parameters; "
-              f"{ddp.world} x {device}, amp {cfg.amp}, batch {cfg.batch_size} per process", file=sys.stderr)
+              f"{ddp.world} x {device}, amp {cfg.amp}, batch {cfg.batch_size} per process"
+              + (f"; {levers}" if levers else ""), file=sys.stderr)
 
     provenance_base = {
         "trained_by": "stargan-rt train",
@@ -261,7 +273,6 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     }
     fixed = [ds.fixed_samples(cfg.num_samples) for ds in datasets] if ddp.master else []
     tb = _tensorboard(out / "tb") if cfg.tensorboard and ddp.master else None
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16")
     seen_bad: set[str] = set()
     values: dict[str, float] = {}  # the losses of the last checked iteration
     latest: dict[str, float] = dict(resumed_losses)  # the last value of every loss (G's are not computed each step)
@@ -276,25 +287,28 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             tqdm.write(message, file=sys.stderr)
 
     def save(step: int) -> None:
+        weights = run.ema.describe() if run.ema is not None else {"weights": "raw"}
         meta = _meta(cfg, datasets, {**provenance_base, "iterations": step, "final_losses": latest,
-                                     "skipped_images": skipped, "seconds": round(time.monotonic() - t_start, 1)})
-        save_checkpoint(out, cfg, {"G": g_raw.state_dict(), "D": d_raw.state_dict(), "g_opt": g_opt.state_dict(),
-                                   "d_opt": d_opt.state_dict(), "iteration": step, "rng": rng_state(),
-                                   "skipped": skipped, "losses": latest})
-        save_bundle(out / "bundle", meta, generator_state_numpy(g_raw))
+                                     "skipped_images": skipped, "seconds": round(time.monotonic() - t_start, 1),
+                                     "generator_weights": weights})
+        save_checkpoint(out, cfg, {**run.state(), "iteration": step, "rng": rng_state(), "skipped": skipped,
+                                   "losses": latest})
+        raw = generator_state_numpy(nets.g) if run.ema is not None else None
+        save_bundle(out / "bundle", meta, generator_state_numpy(run.g_out), raw)
 
     def sample(step: int) -> None:
         meta = _meta(cfg, datasets, {})
         crops = [c for cs, _ in fixed for c in cs]
         sources = [s for _, ss in fixed for s in ss]
-        grid = translation_grid(g_raw, meta, crops, sources, device)
+        grid = translation_grid(run.g_out, meta, crops, sources, device)
         write_image(out / "samples" / f"{step:06d}.png", grid)
         if tb is not None:
             tb.add_image("samples", np.ascontiguousarray(grid[..., ::-1]), step, dataformats="HWC")
 
     def check(step: int, losses: dict[str, torch.Tensor], over_time: bool) -> tuple[dict[str, float], bool]:
         """The losses as numbers; Diverged if one is NaN/inf. Processes agree on stopping (NaN or time)."""
-        values = {name: v.item() for name, v in losses.items()}
+        names = list(losses)
+        values = dict(zip(names, torch.stack([losses[n].detach().float() for n in names]).tolist()))  # one sync
         bad_loss = next((name for name, v in values.items() if not np.isfinite(v)), None)
         flags = torch.tensor([bad_loss is not None, over_time], dtype=torch.float32, device=device)
         if ddp.world > 1:
@@ -306,7 +320,8 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             raise Diverged(f"training diverged at iteration {step}: {what}; {where}. Lower --g-lr/--d-lr or drop --amp")
         return values, bool(flags[1])
 
-    def record(step: int, values: dict[str, float], g_lr: float, d_lr: float) -> None:
+    def record(step: int, values: dict[str, float]) -> None:
+        g_lr, d_lr = run._lr or (cfg.g_lr, cfg.d_lr)
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"iteration": step, "seconds": round(time.monotonic() - t_start, 2), "g_lr": g_lr,
                                 "d_lr": d_lr, "skipped_images": skipped, **values}) + "\n")
@@ -317,33 +332,16 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
                 tb.add_scalar(name, v, step)
 
     for it in range(start, cfg.num_iters):
-        losses: dict[str, torch.Tensor] = {}
-        g_lr = learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
-        d_lr = learning_rate(cfg.d_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step)
-        for opt, lr in ((g_opt, g_lr), (d_opt, d_lr)):
-            for group in opt.param_groups:
-                group["lr"] = lr
-        for k, ds in enumerate(datasets):
-            prefix = f"{ds.domains.name}/" if len(datasets) > 1 else ""
-            x_real, c_org_k, bad = next(batches[k])
-            for path in bad:
-                skipped += 1
-                if path not in seen_bad and len(seen_bad) < 20:
-                    log(f"warning: unreadable image skipped: {path}")
-                seen_bad.add(path)
-            x_real = x_real.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            c_org_k = c_org_k.to(device, non_blocking=True)
-            c_trg_k = c_org_k[torch.randperm(c_org_k.size(0), device=device)]  # targets: the batch's labels, shuffled
-            batch = Batch(x_real, c_org_k, c_trg_k, layout.embed(k, c_org_k), layout.embed(k, c_trg_k),
-                          layout.slice(k), ds.domains.kind)
-            losses.update({prefix + name: v for name, v in d_step(nets, batch, cfg, autocast).items()})
-            if (it + 1) % cfg.n_critic == 0:
-                losses.update({prefix + name: v for name, v in g_step(nets, batch, cfg, autocast).items()})
-
+        losses, bad = run.iteration(it)
+        for path in bad:
+            skipped += 1
+            if path not in seen_bad and len(seen_bad) < 20:
+                log(f"warning: unreadable image skipped: {path}")
+            seen_bad.add(path)
         step = it + 1
         bar.update(1)
         if on_step is not None:
-            on_step(step, {"losses": losses, "G": g_raw, "D": d_raw})
+            on_step(step, {"losses": losses, "G": nets.g, "D": nets.d, "G_ema": run.ema.model if run.ema else None})
         last = step == cfg.num_iters
         save_due = last or (cfg.save_every > 0 and step % cfg.save_every == 0)
         check_due = save_due or step % max(cfg.log_every, 1) == 0
@@ -356,7 +354,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
             values, over_time = check(step, losses, over_time)
             latest.update(values)
             if ddp.master:
-                record(step, values, g_lr, d_lr)
+                record(step, values)
         if ddp.master and (last or over_time or (cfg.sample_every > 0 and step % cfg.sample_every == 0)):
             sample(step)
         if save_due or over_time:

@@ -47,12 +47,13 @@ def _worker(rank: int, port: int, data: str, out: str, states: str) -> None:
     def keep_state(step: int, state: dict) -> None:
         if step == 3:
             torch.save(state["G"].state_dict(), f"{states}/rank{rank}.pt")
+            torch.save(state["G_ema"].state_dict(), f"{states}/ema{rank}.pt")
 
     cfg = from_args(build_parser().parse_args(["train", "--data", data, *TINY, "--num-iters", "3", "--out", out]))
     train(cfg, on_step=keep_state)
 
 
-def test_processes_stay_in_sync_and_the_bundle_is_their_generator(tmp_path: Path) -> None:
+def test_processes_stay_in_sync_and_the_bundle_holds_their_generator_and_its_average(tmp_path: Path) -> None:
     data = write_celeba(tmp_path / "celeba")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,5 +65,11 @@ def test_processes_stay_in_sync_and_the_bundle_is_their_generator(tmp_path: Path
     g1 = torch.load(states / "rank1.pt", weights_only=True)
     # Each process saw different images, yet gradients were averaged: the weights are identical.
     assert all(torch.equal(g0[k], g1[k]) for k in g0)
+    _, raw = load_bundle(out / "bundle", raw=True)
+    assert all(np.array_equal(raw[k], g0[k].numpy()) for k in g0 if g0[k].is_floating_point())
+    # Every process keeps the same moving average of those weights; the bundle's generator is that average.
+    e0 = torch.load(states / "ema0.pt", weights_only=True)
+    e1 = torch.load(states / "ema1.pt", weights_only=True)
     _, bundle = load_bundle(out / "bundle")
-    assert all(np.array_equal(bundle[k], g0[k].numpy()) for k in g0 if g0[k].is_floating_point())
+    assert all(torch.equal(e0[k], e1[k]) and np.array_equal(bundle[k], e0[k].numpy()) for k in e0
+               if e0[k].is_floating_point())
