@@ -23,7 +23,8 @@ from typing import Any, Callable, Sequence
 
 from stargan_rt.errors import BadInput
 
-PHASES = ("floor", "generator", "pipeline")
+PHASES = ("floor", "generator", "pipeline")  # what a plain `stargan-rt bench` runs
+ALL_PHASES = (*PHASES, "train")  # train: the training step (benchmarks/training.py), on request
 CPU_PEAKS = ("fp32", "bf16", "int8")
 CUDA_PEAKS = ("fp32", "tf32", "fp16", "bf16")
 
@@ -50,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batches", type=_ints, help="batch sizes, e.g. 1,4,16,64 (default: 1,4,16,64; quick: 1)")
     p.add_argument("--sizes", type=_ints, help="resolutions, e.g. 128,256 (default: 128,256; quick: 128)")
     p.add_argument("-o", "--out", default="runs/bench", help="report folder (default: runs/bench)")
-    p.add_argument("--phases", type=_names, default=PHASES, help=f"comma-separated subset of {','.join(PHASES)}")
+    p.add_argument("--phases", type=_names, default=PHASES,
+                   help=f"comma-separated subset of {','.join(ALL_PHASES)} (default {','.join(PHASES)})")
     p.add_argument("--model", help="a bundle whose weights to use (default: the official architecture, seeded random weights)")
     p.add_argument("--seconds", type=float, help="time budget per generator row (default 3; quick 1.5)")
     p.add_argument("--max-call-seconds", type=float, default=60.0, help="skip larger batches once one call would take longer")
@@ -69,6 +71,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, help="seconds for the whole run: no new row or pipeline run starts after "
                    "it (those are reported as skipped) and the reports are written")
     p.add_argument("--seed", type=int, default=0)
+    t = p.add_argument_group("training step (--phases train)")
+    t.add_argument("--train-size", type=int, default=128, help="image size (default 128, the default model's)")
+    t.add_argument("--train-conv-dim", type=int, default=32, help="G and D width (default 32, the default model's)")
+    t.add_argument("--train-batch", type=int, default=32, help="batch size (default 32, the default model's recipe)")
+    t.add_argument("--train-variants", type=_names, help="rows by key (default: all for the device): "
+                   "plain, syncs, bf16, device, fused, graphs, compile-g, graphs-compile-g, compile-gd, fp32-fast")
+    t.add_argument("--train-batch-scales", default="2,4", help="the fastest same-objective row again at these "
+                   "multiples of the batch (default 2,4; none to skip)")
+    t.add_argument("--train-seconds", type=float, help="timed seconds per row after its warm-up (default 3; quick 1)")
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -106,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     from .timing import Budget
     from .variants import Workspace, official_meta, random_weights, select
 
-    unknown = [p for p in args.phases if p not in PHASES]
+    unknown = [p for p in args.phases if p not in ALL_PHASES]
     if unknown:
-        raise BadInput(f"--phases: unknown {', '.join(unknown)} (choose from {', '.join(PHASES)})")
+        raise BadInput(f"--phases: unknown {', '.join(unknown)} (choose from {', '.join(ALL_PHASES)})")
     if args.video and not Path(args.video).is_file():
         raise BadInput(f"--video {args.video}: no such file")
     if args.frames is not None and args.frames < 1:
@@ -118,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--modes: choose from max, live (got {','.join(modes)})")
     width, height = _frame_size(args.frame_size)
     deadline = time.monotonic() + args.time_limit if args.time_limit else None
+    train_cfg = _train_config(args, deadline)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         "other_processes_cores": None,
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
                    "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
-        "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
+        "floor": {}, "generator": {}, "pipeline": {}, "train": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}
     cpu_start = machine.cpu_snapshot()
@@ -199,9 +211,25 @@ def run(args: argparse.Namespace) -> int:
             rows = run_pipeline(pipe_cfg, variants, ws)
             doc["pipeline"] = {"rows": [r.to_dict() for r in rows], "config": asdict(pipe_cfg)}
 
+        def train() -> None:
+            from .training import run_training
+
+            import torch
+
+            device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+            if device == "cuda" and not torch.cuda.is_available():
+                raise BadInput("--device cuda: PyTorch sees no CUDA device")
+            have = {(p.device, p.what) for p in peaks}
+            wanted = ("fp32", "tf32", "bf16") if device == "cuda" else ("fp32", "bf16")
+            if any((device, f"matmul-{w}") not in have for w in wanted):
+                peaks.extend(measure_peaks(device, wanted, budget_s=0.3 if args.quick else 1.0, quick=args.quick))
+                doc["floor"]["peaks"] = [asdict(p) for p in peaks]
+            doc["train"] = run_training(train_cfg, [device], peaks)
+
         phase("floor", floor)
         phase("generator", generator)
         phase("pipeline", pipeline)
+        phase("train", train)
     doc["phase_seconds"] = timings
     doc["load_average"]["end"] = machine.load_average()
     doc["other_processes_cores"] = machine.contention(cpu_start, machine.cpu_snapshot())
@@ -211,6 +239,25 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary(doc))
     print("reports: " + ", ".join(str(p) for p in written.values()))
     return 1 if doc["phase_errors"] else 0
+
+
+def _train_config(args: argparse.Namespace, deadline: float | None) -> Any:
+    from .training import VARIANTS, TrainBenchConfig
+
+    keys = {v.key for v in VARIANTS}
+    unknown = [k for k in args.train_variants or () if k not in keys]
+    if unknown:
+        raise BadInput(f"--train-variants: unknown {', '.join(unknown)} (choose from {', '.join(sorted(keys))})")
+    try:
+        scales = () if args.train_batch_scales.strip().lower() in ("", "none") else _ints(args.train_batch_scales)
+    except argparse.ArgumentTypeError as exc:
+        raise BadInput(f"--train-batch-scales: {exc}") from None
+    if min(args.train_size, args.train_conv_dim, args.train_batch) < 1 or args.train_size % 64:
+        raise BadInput("--train-size must be a positive multiple of 64 (D halves it six times); "
+                       "--train-conv-dim and --train-batch at least 1")
+    return TrainBenchConfig(size=args.train_size, conv_dim=args.train_conv_dim, batch=args.train_batch,
+                            variants=tuple(args.train_variants) if args.train_variants else None, batch_scales=scales,
+                            seconds=args.train_seconds or (1.0 if args.quick else 3.0), deadline=deadline)
 
 
 def _read_report(path: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from stargan_rt.atomic import atomic_write_bytes, atomic_write_text
 
+from . import training
 from .goals import evaluate_goals, fmt, fmt_ms, fmt_psnr, mark_unreliable, p50, si
 from .machine import busy_warning
 from .timing import PSNR_CAP_DB
@@ -113,6 +114,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{fmt(r.get('latency_p99_ms'), 1)} | {r['dropped']} | {fmt(r.get('faces_per_frame'), 2)} | "
                 + " | ".join(fmt(st.get(s, {}).get("p50_ms"), 1) for s in PIPELINE_STAGES) + f" | {r.get('bottleneck') or '–'} |"
             )
+    lines += training.markdown(doc.get("train") or {})
     if doc.get("phase_errors"):
         lines += ["", "## Phases that failed", ""] + [f"- {k}: {v}" for k, v in doc["phase_errors"].items()]
     return "\n".join(lines) + "\n"
@@ -306,6 +308,7 @@ def summary(doc: dict[str, Any]) -> str:
             else:
                 lines.append(f"{r['variant'][:43]:<44}{r['faces']:>6}{r['mode']:>6}{fmt(r.get('fps'), 1):>8}"
                              f"{fmt(r.get('latency_p50_ms'), 0):>9}{r.get('dropped', 0):>9}  {r.get('bottleneck') or '–'}")
+    lines += training.summary(doc.get("train") or {})
     warning = busy_warning(doc)
     if warning:
         lines.append(f"WARNING: {warning}")
@@ -331,6 +334,7 @@ def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     out["floor"] = {"cost": [], "peaks": []}
     out["generator"] = {"rows": [], "skipped": {}, "artifact_errors": {}}
     out["pipeline"] = {}
+    out["train"] = next((d["train"] for d in docs if (d.get("train") or {}).get("rows")), {})
     out["phase_errors"] = {}
     for d in docs:
         floor = d.get("floor") or {}

@@ -273,6 +273,9 @@ def markdown(report: dict[str, Any]) -> str:
               "change, output vs truth. L1 in fractions of the pixel range.\n",
               "\nClassifier validation accuracy on true renders: "
               + ", ".join(f"{k} {v:.1%}" for k, v in acc.items()) + "\n"]
+    from .eval_ema import markdown as ema_markdown
+
+    lines.append(ema_markdown(report))
     return "".join(lines)
 
 
@@ -354,6 +357,11 @@ def run(args: argparse.Namespace) -> int:
         if "crops" in phases:
             report, grid = evaluate(runner, classifier, people, batch_size=args.batch_size, grid_rows=args.grid_rows,
                                     workers=args.workers, progress=not args.quiet, model_name=str(args.model))
+            from . import eval_ema  # a trained bundle's raw generator, measured beside its moving average
+
+            report["raw_generator"] = eval_ema.evaluate_raw(args.model, args.backend, classifier, people,
+                                                            batch_size=args.batch_size, workers=args.workers,
+                                                            progress=not args.quiet)
             out = write_report(report, grid, args.out)
             print(markdown(report))
             print(f"wrote {out / 'report.json'}, {out / 'report.md'} and {out / 'grid.png'}")

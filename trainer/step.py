@@ -111,6 +111,12 @@ def g_step(nets: Nets, b: Batch, cfg: TrainConfig, autocast: torch.autocast) -> 
     return {"G/loss": loss, "G/loss_fake": loss_fake, "G/loss_rec": loss_rec, "G/loss_cls": loss_cls}
 
 
+def read_losses(losses: Losses) -> dict[str, float]:
+    """The losses as numbers, in one device-to-host sync."""
+    names = list(losses)
+    return dict(zip(names, torch.stack([losses[n].detach().float() for n in names]).tolist())) if names else {}
+
+
 # --- optimisers -------------------------------------------------------------------------------------------
 
 

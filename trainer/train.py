@@ -36,7 +36,7 @@ from .ema import Ema
 from .losses import learning_rate
 from .meta import build_meta, git_commit
 from .sampling import translation_grid
-from .step import Batch, Losses, Nets, Steps, adam, check_levers, compiled, load_optimizer, set_lr
+from .step import Batch, Losses, Nets, Steps, adam, check_levers, compiled, load_optimizer, read_losses, set_lr
 
 
 class Diverged(StarGanError):
@@ -307,8 +307,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
 
     def check(step: int, losses: dict[str, torch.Tensor], over_time: bool) -> tuple[dict[str, float], bool]:
         """The losses as numbers; Diverged if one is NaN/inf. Processes agree on stopping (NaN or time)."""
-        names = list(losses)
-        values = dict(zip(names, torch.stack([losses[n].detach().float() for n in names]).tolist()))  # one sync
+        values = read_losses(losses)
         bad_loss = next((name for name, v in values.items() if not np.isfinite(v)), None)
         flags = torch.tensor([bad_loss is not None, over_time], dtype=torch.float32, device=device)
         if ddp.world > 1:
