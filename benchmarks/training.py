@@ -110,9 +110,9 @@ class TrainRow:
 
 
 def selected(cfg: TrainBenchConfig, device: str) -> list[TrainVariant]:
-    chosen = [v for v in VARIANTS if device in v.devices and (cfg.variants is None or v.key in cfg.variants)]
-    base = next(v for v in VARIANTS if v.role == "baseline")
-    return chosen if base in chosen else [base, *chosen]  # every row is compared with the plain loop
+    """The rows asked for, in catalogue order, always with the plain loop (every row's speed-up is against it) and
+    today's recipe (the goal's reference, and the eager bf16 row the bf16 levers' losses are compared with)."""
+    return [v for v in VARIANTS if device in v.devices and (cfg.variants is None or v.key in cfg.variants or v.role)]
 
 
 def train_config(shape: TrainBenchConfig, device: str, options: dict[str, Any]) -> Any:
@@ -367,7 +367,8 @@ def markdown(train: dict[str, Any]) -> list[str]:
         lo, hi = r["it_per_s_range"] or (None, None)
         parity = ("changes the objective" if r["changes_objective"] else "reference"
                   if r["parity_reference"] == "(the reference)" else
-                  f"{fmt(r['loss_diff'], 4)} {'ok' if r['parity_ok'] else 'DIFFERS'}" if r["loss_diff"] is not None else "–")
+                  f"{fmt(r['loss_diff'], 4)} {'ok' if r['parity_ok'] else 'DIFFERS'}" if r["loss_diff"] is not None
+                  else "no eager row of this precision")
         lines.append(f"| {r['device']} | {r['variant']} | {r['batch']} | {fmt(r['it_per_s'], 1)} ({fmt(lo, 1)}-{fmt(hi, 1)}) | "
                      f"{fmt(r['images_per_s'], 0)} | {fmt(r['tflops'], 3)} | {fmt(r['pct_peak'], 2)} | "
                      f"{fmt(r['speedup'], 2)}x | {fmt(r['vs_recipe'], 2)}x | {parity} | {fmt(r['warmup_s'], 1)} |")
@@ -389,7 +390,8 @@ def summary(train: dict[str, Any]) -> list[str]:
         if r.get("error"):
             lines.append(f"{(r['device'] + ' ' + r['variant'])[:57]:<58}{r['batch']:>6}  {r['error'][:60]}")
         else:
-            ok = "objective changes" if r["changes_objective"] else ("ok" if r["parity_ok"] else "DIFFER")
+            ok = ("objective changes" if r["changes_objective"] else "ok" if r["parity_ok"] else
+                  "DIFFER" if r["loss_diff"] is not None else "no reference")
             lines.append(f"{(r['device'] + ' ' + r['variant'])[:57]:<58}{r['batch']:>6}{fmt(r['it_per_s'], 1):>9}"
                          f"{fmt(r['images_per_s'], 0):>9}{fmt(r['tflops'], 2):>9}{fmt(r['speedup'], 2) + 'x':>10}  {ok}")
     g = train.get("goal")

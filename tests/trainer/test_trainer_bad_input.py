@@ -108,8 +108,9 @@ def test_cuda_asked_for_without_a_gpu(tmp_path: Path, capsys: pytest.CaptureFixt
     fails_with(capsys, ["train", "--data", str(tmp_path / "rafd"), *TINY, "--device", "cuda"], "sees no CUDA GPU")
 
 
-@pytest.mark.parametrize("cache", [False, True], ids=["from_disk", "cached_in_memory"])
-def test_unreadable_image_is_skipped_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str], cache: bool) -> None:
+@pytest.mark.parametrize("cache", [[], ["--cache-in-memory"], ["--data-on-device"]],
+                         ids=["from_disk", "cached_in_memory", "data_on_device"])
+def test_unreadable_image_is_skipped_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str], cache: list[str]) -> None:
     write_celeba(tmp_path / "celeba", n=8)
     bad = tmp_path / "celeba" / "images" / "000005.jpg"
     bad.write_bytes(b"this is not a JPEG")
@@ -117,7 +118,7 @@ def test_unreadable_image_is_skipped_and_counted(tmp_path: Path, capsys: pytest.
     # 8 training images (no test split), 4 per batch, 4 iterations: every image is drawn twice.
     argv = ["train", "--data", str(tmp_path / "celeba"), *TINY, "--celeba-test-count", "0", "--num-iters", "4",
             "--out", str(out)]
-    assert main(argv + (["--cache-in-memory"] if cache else [])) == 0
+    assert main(argv + cache) == 0
     captured = capsys.readouterr()
     assert f"warning: unreadable image skipped: {bad}" in captured.err
     assert "Traceback" not in captured.err

@@ -1,0 +1,140 @@
+"""The speed levers change how the training step runs, never what it computes; the moving average of G is what
+samples, the bundle and export use, and survives a resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stargan_rt.bundle import has_raw_weights, load_bundle, load_meta
+from stargan_rt.cli import main
+from trainer.checkpoint import load_checkpoint
+from trainer.config import TrainConfig
+from trainer.data import DeviceBatches, load_dataset, make_loader
+from trainer.ema import Ema
+from trainer.step import adam, load_optimizer
+from trainer_testdata import TINY, write_celeba
+
+ITERS = ["--num-iters", "6", "--log-every", "1", "--sample-every", "0"]
+
+
+def losses(out: Path) -> list[dict[str, float]]:
+    return [{k: v for k, v in json.loads(line).items() if "loss" in k} for line in
+            (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def run(tmp_path: Path, name: str, *levers: str) -> Path:
+    data = tmp_path / "celeba"
+    if not data.exists():
+        write_celeba(data, n=24)
+    out = tmp_path / name
+    assert main(["train", "--data", str(data), *TINY, *ITERS, "--out", str(out), *levers]) == 0
+    return out
+
+
+def test_batches_cut_on_the_device_are_the_loaders_bit_for_bit(tmp_path: Path) -> None:
+    write_celeba(tmp_path / "celeba", n=12)
+    (tmp_path / "celeba" / "images" / "000003.jpg").write_bytes(b"not a JPEG")  # replaced by the next readable one
+    cfg = TrainConfig(image_size=16, d_repeat_num=2, batch_size=5, celeba_test_count=0, workers=0, seed=7)
+    ds = load_dataset(str(tmp_path / "celeba"), cfg)
+    loader = iter(make_loader(ds, cfg, 3, 0, 1, False))
+    on_device = iter(DeviceBatches(ds, cfg, 3, 0, 1, torch.device("cpu")))
+    skipped = []
+    for _ in range(4):
+        (x, c, bad), (xd, cd, badd) = next(loader), next(on_device)
+        assert torch.equal(x, xd) and torch.equal(c, cd) and bad == badd
+        skipped += bad
+    assert skipped  # the unreadable image was drawn and replaced on both paths
+
+
+@pytest.mark.parametrize("levers", [["--data-on-device"], ["--adam", "fused"], ["--adam", "foreach"],
+                                    ["--data-on-device", "--adam", "fused", "--log-every", "3"]],
+                         ids=["data_on_device", "fused_adam", "foreach_adam", "combined"])
+def test_levers_train_to_the_same_losses_as_the_eager_loop(tmp_path: Path, levers: list[str]) -> None:
+    base, fast = losses(run(tmp_path, "base")), losses(run(tmp_path, "fast", *levers))
+    every = [r for r in base if r]
+    assert len(every) == 6
+    logged = {i + 1: r for i, r in enumerate(base)}
+    fast_logged = [json.loads(line)["iteration"] for line in (tmp_path / "fast" / "metrics.jsonl").read_text().splitlines()]
+    for it, r in zip(fast_logged, fast):
+        assert r.keys() == logged[it].keys()
+        assert all(abs(r[k] - logged[it][k]) <= 1e-5 * max(1.0, abs(logged[it][k])) for k in r), (it, r, logged[it])
+
+
+@pytest.mark.slow
+def test_compiled_g_and_d_train_to_the_same_losses(tmp_path: Path) -> None:
+    # D's gradient-penalty pass stays eager (compiled autograd has no double backward); its other passes compile.
+    base, fast = losses(run(tmp_path, "base")), losses(run(tmp_path, "compiled", "--compile", "gd"))
+    assert len(fast) == len(base) == 6
+    for a, b in zip(fast, base):
+        assert all(abs(a[k] - b[k]) <= 1e-4 * max(1.0, abs(b[k])) for k in b)
+
+
+def test_cuda_graphs_need_a_cuda_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_celeba(tmp_path / "celeba", n=24)
+    rc = main(["train", "--data", str(tmp_path / "celeba"), *TINY, *ITERS, "--out", str(tmp_path / "run"),
+               "--cuda-graphs"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--cuda-graphs needs a CUDA device" in err and "Traceback" not in err
+
+
+def test_moving_average_follows_the_warm_up_formula() -> None:
+    g = torch.nn.Linear(3, 2)
+    ema = Ema(g, decay=0.9)
+    start = [p.detach().clone() for p in ema.model.parameters()]
+    expected = start
+    for n in range(1, 6):
+        with torch.no_grad():
+            for p in g.parameters():
+                p.add_(1.0)
+        d = min(0.9, (1 + n) / (10 + n))
+        assert ema.weight() == pytest.approx(d)
+        ema.update(g)
+        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, g.parameters())]
+        assert all(torch.allclose(e, p) for e, p in zip(expected, ema.model.parameters()))
+    assert ema.updates == 5 and not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_the_bundle_is_the_moving_average_and_keeps_the_raw_generator(tmp_path: Path) -> None:
+    out = run(tmp_path, "run")  # TINY: a G step every 2nd iteration, so 3 updates of the average
+    state = load_checkpoint(out)
+    assert state["ema_updates"] == 3
+    meta, weights = load_bundle(out / "bundle")
+    _, raw = load_bundle(out / "bundle", raw=True)
+    assert meta.provenance["generator_weights"] == {"weights": "ema", "ema_decay": 0.999, "ema_updates": 3}
+    floats = [k for k in weights if weights[k].dtype == np.float32]
+    assert all(np.array_equal(weights[k], state["G_ema"][k].numpy()) for k in floats)
+    assert all(np.array_equal(raw[k], state["G"][k].numpy()) for k in floats)
+    assert any(not np.array_equal(weights[k], raw[k]) for k in floats)
+
+    plain = run(tmp_path, "no_ema", "--ema-decay", "0")
+    assert not has_raw_weights(plain / "bundle") and "G_ema" not in load_checkpoint(plain)
+    assert load_meta(plain / "bundle").provenance["generator_weights"] == {"weights": "raw"}
+
+
+def test_a_checkpoint_from_before_the_average_resumes_with_it_started_at_g(tmp_path: Path) -> None:
+    out = run(tmp_path, "run")
+    state = load_checkpoint(out)
+    del state["G_ema"], state["ema_updates"]
+    torch.save(state, out / "checkpoint" / "state.pt")
+    assert main(["train", "--out", str(out), "--resume", "--num-iters", "8"]) == 0
+    resumed = load_checkpoint(out)
+    assert resumed["iteration"] == 8 and resumed["ema_updates"] == 1
+
+
+def test_resumed_optimiser_keeps_the_implementation_asked_for_now() -> None:
+    p = torch.nn.Parameter(torch.ones(3))
+    before = adam([p], 1e-3, TrainConfig(adam="foreach"), torch.device("cpu"))
+    p.grad = torch.ones(3)
+    before.step()
+    after = adam([p], 1e-3, TrainConfig(adam="fused"), torch.device("cpu"))
+    load_optimizer(after, before.state_dict())
+    group = after.param_groups[0]
+    assert group["fused"] is True and not group.get("foreach")
+    assert after.state[p]["step"].item() == 1 and after.state[p]["step"].device == p.device
+    after.step()  # the fused kernel accepts the loaded state
+    assert after.state[p]["step"].item() == 2
