@@ -23,7 +23,7 @@
 #   train   until TRAIN_MINUTES of training are spent or the call's time is nearly up (--max-minutes; resumed next call)
 #   finish  eval of the bundle (EMA and raw), export (ONNX, FP16, INT8), check, eval of the INT8 ONNX, ship, pack
 #
-# env: TRAIN_MINUTES (8; all the train calls together, start-up included), CALL_MINUTES (9.5; the outer limit of a
+# env: TRAIN_MINUTES (7.5; all the train calls together, start-up included), CALL_MINUTES (9.5; the outer limit of a
 #      call must exceed it), FINISH_MINUTES (2), N_IMAGES (12000), DEVICE (cuda), SIZE (128), CONV (32), BATCH (32),
 #      BENCH_SECONDS (100; 0 = no bench: LEVERS and RATE then, or today's recipe at its measured 22 it/s),
 #      BENCH_VARIANTS (keys, see --train-variants), LEVERS ("--amp bf16 ..."), RATE (it/s), EVAL_N (100; 0 = no eval),
@@ -51,7 +51,7 @@ cd "$REPO" || exit 1
 
 seconds() { "$PY" -c "import sys; print(int(float(sys.argv[1]) * 60))" "$1"; }
 CALL_END=$((SECONDS + $(seconds "${CALL_MINUTES:-9.5}")))
-TRAIN_S=$(seconds "${TRAIN_MINUTES:-8}")
+TRAIN_S=$(seconds "${TRAIN_MINUTES:-7.5}")
 FINISH_S=$(seconds "${FINISH_MINUTES:-2}")
 left() { echo $((CALL_END - SECONDS)); }
 note() { echo "recipe [$(date +%H:%M:%S), $(left) s left in this call]: $*"; }
