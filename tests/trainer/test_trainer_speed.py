@@ -138,3 +138,63 @@ def test_resumed_optimiser_keeps_the_implementation_asked_for_now() -> None:
     assert after.state[p]["step"].item() == 1 and after.state[p]["step"].device == p.device
     after.step()  # the fused kernel accepts the loaded state
     assert after.state[p]["step"].item() == 2
+
+
+def test_cuda_graphs_warm_up_capture_once_per_step_and_dataset_then_replay_on_fresh_batches(monkeypatch) -> None:
+    """The bookkeeping of trainer.step.CudaGraphs, with stand-ins for the CUDA calls (no GPU here): a stand-in
+    graph keeps the step it captured and replays it on the static buffers, writing into the captured outputs."""
+    from contextlib import nullcontext
+
+    from trainer import step as step_module
+    from trainer.step import Batch, CudaGraphs
+
+    class Stream:
+        def wait_stream(self, other: object) -> None:
+            pass
+
+    class Graph:
+        def replay(self) -> None:
+            for name, value in self.run().items():
+                self.out[name].copy_(value)
+
+    capturing: list[Graph] = []
+
+    class Capture:
+        def __init__(self, graph: Graph):
+            self.graph = graph
+
+        def __enter__(self) -> None:
+            capturing.append(self.graph)
+
+        def __exit__(self, *exc: object) -> None:
+            capturing.pop()
+
+    cuda = step_module.torch.cuda
+    monkeypatch.setattr(cuda, "Stream", Stream)
+    monkeypatch.setattr(cuda, "current_stream", lambda: Stream())
+    monkeypatch.setattr(cuda, "stream", lambda s: nullcontext())
+    monkeypatch.setattr(cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(cuda, "graph", Capture)
+
+    calls = {"eager": 0, "captured": 0}
+
+    def step(s: Batch) -> dict[str, torch.Tensor]:
+        out = {"sum": s.x_real.sum() + s.c_trg.sum()}
+        if capturing:  # what the graph will do on each replay: the step on the static buffers, into these outputs
+            calls["captured"] += 1
+            capturing[-1].run = lambda: {"sum": s.x_real.sum() + s.c_trg.sum()}
+            capturing[-1].out = out
+        else:
+            calls["eager"] += 1
+        return out
+
+    graphs = CudaGraphs()
+    for it in range(6):
+        for k in (0, 1):  # two datasets: a graph and a set of input buffers each
+            x = torch.full((2, 3, 4, 4), float(it + 10 * k))
+            c = torch.full((2, 5), float(k))
+            b = Batch(x, c, c, c, c, slice(0, 5), "multi_label")
+            out = graphs.run(("d", k), step, b)
+            assert out["sum"].item() == x.sum().item() + c.sum().item()  # this batch's result, not a stale one
+    assert calls == {"eager": 2 * CudaGraphs.WARMUP, "captured": 2}
+    assert set(graphs.captured) == {("d", 0), ("d", 1)} and set(graphs.static) == {0, 1}
