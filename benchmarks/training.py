@@ -209,6 +209,8 @@ def measure(shape: TrainBenchConfig, device: str, variant: TrainVariant, ds: Any
         seed_everything(cfg.seed)
         if device == "cuda":
             torch.backends.cudnn.benchmark = True
+        if cfg.compile != "none":  # a fresh compile per row: rows must not share (or exhaust) dynamo's cache
+            torch._dynamo.reset()
         t0 = time.perf_counter()
         session = build_session(cfg, [ds], torch.device(device))
         it = 0

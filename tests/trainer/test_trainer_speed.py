@@ -198,3 +198,21 @@ def test_cuda_graphs_warm_up_capture_once_per_step_and_dataset_then_replay_on_fr
             assert out["sum"].item() == x.sum().item() + c.sum().item()  # this batch's result, not a stale one
     assert calls == {"eager": 2 * CudaGraphs.WARMUP, "captured": 2}
     assert set(graphs.captured) == {("d", 0), ("d", 1)} and set(graphs.static) == {0, 1}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("levers", [["--cuda-graphs", "--data-on-device", "--adam", "fused"],
+                                    ["--cuda-graphs", "--compile", "g", "--amp", "bf16", "--channels-last"]],
+                         ids=["graphs", "graphs_compile_bf16"])
+def test_cuda_levers_train_to_the_eager_losses_on_a_gpu(tmp_path: Path, levers: list[str]) -> None:
+    data = write_celeba(tmp_path / "celeba", n=24)
+    precision = [a for a in levers if a in ("--amp", "bf16", "--channels-last")]
+    common = [*TINY, "--device", "cuda", "--num-iters", "20", "--log-every", "1", "--sample-every", "0"]
+    base, fast = tmp_path / "eager", tmp_path / "fast"
+    assert main(["train", "--data", str(data), *common, *precision, "--out", str(base)]) == 0
+    assert main(["train", "--data", str(data), *common, *levers, "--out", str(fast)]) == 0
+    a, b = losses(base), losses(fast)
+    assert len(a) == len(b) == 20  # past the capture of both steps (3 warm-up steps each, a G step every 2nd)
+    for x, y in zip(a, b):
+        assert all(abs(x[k] - y[k]) <= 2e-2 * max(1.0, abs(x[k])) for k in x), (x, y)

@@ -23,14 +23,17 @@
 #   train   until TRAIN_MINUTES of training are spent or the call's time is nearly up (--max-minutes; resumed next call)
 #   finish  eval of the bundle (EMA and raw), export (ONNX, FP16, INT8), check, eval of the INT8 ONNX, ship, pack
 #
-# env: TRAIN_MINUTES (7.5; all the train calls together, start-up included), CALL_MINUTES (9.5; the outer limit of a
-#      call must exceed it), FINISH_MINUTES (2), N_IMAGES (12000), DEVICE (cuda), SIZE (128), CONV (32), BATCH (32),
+# env: TRAIN_MINUTES (7.5; all the train calls together, start-up included; "fit": whatever this call leaves after
+#      the bench, eval and export, so that one call does everything), CALL_MINUTES (9.5; a call's outer limit must
+#      exceed it), FINISH_MINUTES (2), N_IMAGES (12000), DEVICE (cuda), SIZE (128), CONV (32), BATCH (32),
 #      BENCH_SECONDS (100; 0 = no bench: LEVERS and RATE then, or today's recipe at its measured 22 it/s),
 #      BENCH_VARIANTS (keys, see --train-variants), LEVERS ("--amp bf16 ..."), RATE (it/s), EVAL_N (100; 0 = no eval),
 #      CLASSIFIER (a trained eval classifier .safetensors; default: trained there once), PYTHON (python3)
-# On the H200 (15 minutes of device time, ~1.5 of them machine start): call 1 with a 590 s limit renders, benchmarks
-# and trains; call 2, right away (the machine is released after ~30 s idle, and WORK with it), trains the rest and
-# finishes. See the README's "default model" section for the iterations that gave.
+# On the H200 (15 minutes of device time, ~1.5 of them machine start): call 1 with a 600 s limit renders, benchmarks
+# and trains; call 2, right away (an idle machine is released after ~30 s, and WORK with it), trains the rest and
+# finishes. Or one call with TRAIN_MINUTES=fit (about 5 minutes of training, nothing to lose between calls).
+# Estimate, before any run of this recipe (labelled so): at today's 22 it/s, 7.5 minutes give ~7,900 iterations; at
+# the 5x the levers aim for, ~40,000 (the official schedule: 200,000 at batch 16). The GPU run's bench says.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -51,7 +54,9 @@ cd "$REPO" || exit 1
 
 seconds() { "$PY" -c "import sys; print(int(float(sys.argv[1]) * 60))" "$1"; }
 CALL_END=$((SECONDS + $(seconds "${CALL_MINUTES:-9.5}")))
-TRAIN_S=$(seconds "${TRAIN_MINUTES:-7.5}")
+TRAIN_MINUTES=${TRAIN_MINUTES:-7.5}
+if [ -f "$WORK/train_budget" ]; then TRAIN_S=$(cat "$WORK/train_budget");
+elif [ "$TRAIN_MINUTES" != fit ]; then TRAIN_S=$(seconds "$TRAIN_MINUTES"); fi
 FINISH_S=$(seconds "${FINISH_MINUTES:-2}")
 left() { echo $((CALL_END - SECONDS)); }
 note() { echo "recipe [$(date +%H:%M:%S), $(left) s left in this call]: $*"; }
@@ -83,7 +88,7 @@ on_exit() {
     latest_sample
     pack progress.tar.gz logs bench/bench.json bench/bench.md run/metrics.jsonl latest choice iterations train_seconds
     { echo "iteration $(checkpoint_iteration) of $(cat "$WORK/iterations" 2>/dev/null || echo '?')";
-      echo "training seconds spent: $(cat "$WORK/train_seconds" 2>/dev/null || echo 0) of $TRAIN_S";
+      echo "training seconds spent: $(cat "$WORK/train_seconds" 2>/dev/null || echo 0) of $(cat "$WORK/train_budget" 2>/dev/null || echo '?')";
       if [ -f "$WORK/finished" ]; then echo "recipe: done"; else echo "recipe: call again with the same WORK"; fi; } > "$OUT/status.txt"
     cat "$OUT/status.txt"
 }
@@ -123,6 +128,10 @@ if [ ! -f "$WORK/data.done" ]; then
 fi
 
 # --- train -------------------------------------------------------------------------------------------------
+if [ "$TRAIN_MINUTES" = fit ] && [ ! -f "$WORK/train_budget" ]; then  # all in this call: what eval and export leave
+    TRAIN_S=$(($(left) - FINISH_S - 40))
+fi
+[ -f "$WORK/train_budget" ] || echo "$TRAIN_S" > "$WORK/train_budget"
 fit_iterations() {  # once per run, before its first iteration: the schedule must not change between calls
     "$PY" -c "import sys; r, s = float(sys.argv[1]), int(sys.argv[2]); print(max(500, int(r * max(60, s - 60) * 0.92) // 100 * 100))" \
         "$(sed -n 2p "$WORK/choice")" "$TRAIN_S" > "$WORK/iterations"
