@@ -163,7 +163,10 @@ train_call() {  # train_call SECONDS [OPTION...]: one `stargan-rt train` of at m
 }
 if ! trained; then
     remaining=$((TRAIN_S - SPENT))
-    if [ $((remaining + FINISH_S + 30)) -le "$(left)" ]; then budget=$remaining; else budget=$(($(left) - 45)); fi
+    budget=$remaining
+    if [ $((remaining + FINISH_S + 30)) -gt "$(left)" ] && [ $(($(left) - 45)) -lt "$remaining" ]; then
+        budget=$(($(left) - 45))  # train what fits now, finish in the next call
+    fi
     if [ "$budget" -lt 60 ]; then
         note "too little time left in this call to train ($budget s)"
     elif ! train_call "$budget"; then
