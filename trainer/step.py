@@ -178,7 +178,7 @@ class Steps:
 
     def __init__(self, nets: Nets, cfg: TrainConfig, device: torch.device):
         self.nets, self.cfg = nets, cfg
-        # CUDA graphs replay kernels with the weights they were captured with: autocast must not cache casts
+        # autocast's cached weight casts are freed when its block ends: a captured graph would read freed memory
         self.autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16",
                                        cache_enabled=False if cfg.cuda_graphs else None)
         self.graphs = CudaGraphs() if cfg.cuda_graphs else None

@@ -14,7 +14,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -129,7 +129,7 @@ class Session:
     steps: Steps
     batches: list[Iterator[Any]]
     memory_format: torch.memory_format
-    _lr: tuple[float, float] | None = field(default=None, repr=False)
+    lr: tuple[float, float] | None = None  # (G, D) learning rates in use
 
     @property
     def g_out(self) -> nn.Module:
@@ -142,10 +142,10 @@ class Session:
         cfg, nets = self.cfg, self.nets
         lr = (learning_rate(cfg.g_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step),
               learning_rate(cfg.d_lr, it, cfg.num_iters, cfg.num_iters_decay, cfg.lr_update_step))
-        if lr != self._lr:
+        if lr != self.lr:
             set_lr(nets.g_opt, lr[0])
             set_lr(nets.d_opt, lr[1])
-            self._lr = lr
+            self.lr = lr
         losses: Losses = {}
         skipped: list[str] = []
         g_due = (it + 1) % cfg.n_critic == 0
@@ -320,7 +320,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         return values, bool(flags[1])
 
     def record(step: int, values: dict[str, float]) -> None:
-        g_lr, d_lr = run._lr or (cfg.g_lr, cfg.d_lr)
+        g_lr, d_lr = run.lr or (cfg.g_lr, cfg.d_lr)
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"iteration": step, "seconds": round(time.monotonic() - t_start, 2), "g_lr": g_lr,
                                 "d_lr": d_lr, "skipped_images": skipped, **values}) + "\n")
