@@ -69,8 +69,10 @@ class TrainBenchConfig:
     variants: tuple[str, ...] | None = None  # keys; None = every variant for the device
     batch_scales: tuple[int, ...] = (2, 4)  # the fastest same-objective row again at these multiples of the batch
     seconds: float = 3.0  # timed per row, after the warm-up
-    parity_iters: int = 10  # iterations whose losses are compared with the eager reference
-    warmup_cycles: int = 5  # n_critic cycles before timing (CUDA graphs capture after 3 eager steps of each kind)
+    # iterations whose losses are compared with the eager reference: past the capture of both CUDA graphs (after 3
+    # eager steps of each kind: D at iteration 4, G at 20) and one replay of each
+    parity_iters: int = 25
+    warmup_cycles: int = 6  # n_critic cycles before timing
     deadline: float | None = None  # time.monotonic() after which no new row starts
     seed: int = 1234
 
