@@ -7,7 +7,9 @@
 # trainer/recipes/                default_model_metrics.jsonl, default_model_samples.png (the last sample grid),
 #                                 default_model_eval/ (eval of the shipped INT8 ONNX; bundle/: EMA against raw)
 # benchmarks/results/h200/train/  the training benchmark of that run
-# Then look at the grids, update README's eval table, and run the tests.
+# Then the whole-frame eval of what ships (CPU work, not done on the GPU machine):
+#     stargan-rt eval stargan_rt/assets/default/generator_int8.onnx --phases frames -o trainer/recipes/default_model_eval
+# look at the grids, update README's eval table, and run the tests.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DIR=${1:?usage: adopt_default.sh DIR}

@@ -22,6 +22,8 @@
 #           its rate fits the iterations to TRAIN_MINUTES (half at constant learning rate, half decaying to zero)
 #   train   until TRAIN_MINUTES of training are spent or the call's time is nearly up (--max-minutes; resumed next call)
 #   finish  eval of the bundle (EMA and raw), export (ONNX, FP16, INT8), check, eval of the INT8 ONNX, ship, pack
+#           (face crops only: the whole-frame phase is CPU work, and the GPU machine's OpenCV has no Haar cascades;
+#           run it after adopt_default.sh on the development machine)
 #
 # env: TRAIN_MINUTES (7.5; all the train calls together, start-up included; "fit": whatever this call leaves after
 #      the bench, eval and export, so that one call does everything), CALL_MINUTES (9.5; a call's outer limit must
@@ -196,7 +198,8 @@ if [ ! -f "$WORK/finished" ]; then
     [ -n "${CLASSIFIER:-}" ] && classifier=(--classifier "$CLASSIFIER")
     if [ "$EVAL_N" -gt 0 ]; then
         note "eval of the bundle (moving average and raw)"
-        "${ST[@]}" eval "$WORK/run/bundle" -n "$EVAL_N" -o "$WORK/eval-bundle" -q "${classifier[@]}" > "$WORK/logs/eval-bundle.log" 2>&1 \
+        "${ST[@]}" eval "$WORK/run/bundle" --phases crops -n "$EVAL_N" -o "$WORK/eval-bundle" -q "${classifier[@]}" \
+            > "$WORK/logs/eval-bundle.log" 2>&1 \
             || { note "eval failed"; tail -n 5 "$WORK/logs/eval-bundle.log"; }
     fi
     note "export"
@@ -206,7 +209,8 @@ if [ ! -f "$WORK/finished" ]; then
     cat "$WORK/check.txt"
     if [ "$EVAL_N" -gt 0 ]; then
         note "eval of the INT8 ONNX (what ships)"
-        "${ST[@]}" eval "$WORK/export/generator_int8.onnx" --backend ort-cpu -n "$EVAL_N" -o "$WORK/eval-int8" -q "${classifier[@]}" \
+        "${ST[@]}" eval "$WORK/export/generator_int8.onnx" --phases crops --backend ort-cpu -n "$EVAL_N" \
+            -o "$WORK/eval-int8" -q "${classifier[@]}" \
             > "$WORK/logs/eval-int8.log" 2>&1 || { note "eval failed"; tail -n 5 "$WORK/logs/eval-int8.log"; }
         sed -n '/^| domain/,/^| \*\*mean/p' "$WORK/eval-int8/report.md" 2>/dev/null
     fi
