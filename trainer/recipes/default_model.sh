@@ -25,17 +25,18 @@
 #           (face crops only: the whole-frame phase is CPU work, and the GPU machine's OpenCV has no Haar cascades;
 #           run it after adopt_default.sh on the development machine)
 #
-# env: TRAIN_MINUTES (7; all the train calls together, start-up included; "fit": whatever this call leaves after
+# env: TRAIN_MINUTES (6; all the train calls together, start-up included; "fit": whatever this call leaves after
 #      the bench, eval and export, so that one call does everything), CALL_MINUTES (9.5; a call's outer limit must
 #      exceed it), FINISH_MINUTES (2.5), N_IMAGES (12000), DEVICE (cuda), SIZE (128), CONV (32), BATCH (32),
 #      BENCH_SECONDS (100; 0 = no bench: LEVERS and RATE then, or today's recipe at its measured 22 it/s),
 #      BENCH_VARIANTS (keys, see --train-variants), LEVERS ("--amp bf16 ..."), RATE (it/s), EVAL_N (100; 0 = no eval),
 #      CLASSIFIER (a trained eval classifier .safetensors; default: trained there once), PYTHON (python3)
-# On the H200 (15 minutes of device time, ~1.5 of them machine start): call 1 with a 600 s limit renders, benchmarks
-# and trains; call 2, right away (an idle machine is released after ~30 s, and WORK with it), trains the rest and
-# finishes. Or one call with TRAIN_MINUTES=fit (about 4 minutes of training, nothing to lose between calls).
-# Estimate, before any run of this recipe (labelled so): at today's 22 it/s, 7 minutes give ~7,300 iterations; at
-# the 5x the levers aim for, ~36,000 (the official schedule: 200,000 at batch 16). The GPU run's bench says.
+# On the H200 (15 minutes of device time, ~1.5 of them machine start): call 1 (600 s limit) renders, benchmarks and
+# trains the 6 minutes; call 2, right away (an idle machine is released after ~30 s, and WORK with it), evaluates,
+# exports and packs (~2.5 min; it also trains whatever call 1 could not). Or one call with TRAIN_MINUTES=fit (about
+# 4 minutes of training, nothing to lose between calls).
+# Estimate, before any run of this recipe (labelled so): at today's 22 it/s, 6 minutes give ~6,000 iterations; at
+# the 5x the levers aim for, ~30,000 (the official schedule: 200,000 at batch 16). The GPU run's bench says.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -56,7 +57,7 @@ cd "$REPO" || exit 1
 
 seconds() { "$PY" -c "import sys; print(int(float(sys.argv[1]) * 60))" "$1"; }
 CALL_END=$((SECONDS + $(seconds "${CALL_MINUTES:-9.5}")))
-TRAIN_MINUTES=${TRAIN_MINUTES:-7}
+TRAIN_MINUTES=${TRAIN_MINUTES:-6}
 if [ -f "$WORK/train_budget" ]; then TRAIN_S=$(cat "$WORK/train_budget");
 elif [ "$TRAIN_MINUTES" != fit ]; then TRAIN_S=$(seconds "$TRAIN_MINUTES"); fi
 FINISH_S=$(seconds "${FINISH_MINUTES:-2.5}")
@@ -140,7 +141,8 @@ fit_iterations() {  # once per run, before its first iteration: the schedule mus
 }
 [ -f "$WORK/iterations" ] || fit_iterations
 SPENT=$(cat "$WORK/train_seconds" 2>/dev/null || echo 0)
-trained() { [ "$(checkpoint_iteration)" -ge "$(cat "$WORK/iterations")" ] || [ "$SPENT" -ge $((TRAIN_S - 30)) ]; }
+# done at the last iteration, or with less than a minute of the budget left (not worth a restart of ~20 s)
+trained() { [ "$(checkpoint_iteration)" -ge "$(cat "$WORK/iterations")" ] || [ "$SPENT" -ge $((TRAIN_S - 60)) ]; }
 train_call() {  # train_call SECONDS [OPTION...]: one `stargan-rt train` of at most SECONDS, started or resumed
     local minutes rc iters t0=$SECONDS
     minutes=$("$PY" -c "import sys; print(int(sys.argv[1]) / 60)" "$1")
