@@ -218,10 +218,10 @@ if [ ! -f "$WORK/finished" ]; then
     fi
     "$PY" "$REPO/trainer/recipes/ship_default.py" "$WORK/run/bundle" "$WORK/export" "$WORK/ship"
     cp "$WORK/run/metrics.jsonl" "$WORK/metrics.jsonl"
-    latest_sample
-    pack default_model.tar.gz ship eval-bundle eval-int8 check.txt metrics.jsonl run/bundle/model.json bench/bench.json \
-        bench/bench.md logs latest choice iterations train_seconds
-    pack samples.tar run/samples
     touch "$WORK/finished"
 fi
+latest_sample  # every call's OUT is its own: a call after the finishing one hands the results back again
+pack default_model.tar.gz ship eval-bundle eval-int8 check.txt metrics.jsonl run/bundle/model.json bench/bench.json \
+    bench/bench.md logs latest choice iterations train_seconds
+pack samples.tar run/samples
 note "done: $OUT"
