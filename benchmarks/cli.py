@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", default="runs/bench", help="report folder (default: runs/bench)")
     p.add_argument("--phases", type=_names, default=PHASES, help=f"comma-separated subset of {','.join(PHASES)}")
     p.add_argument("--model", help="a bundle whose weights to use (default: the official architecture, seeded random weights)")
+    p.add_argument("--trained-model", metavar="BUNDLE", help="also run the generator table (its own size, batch 1) with these "
+                   "trained weights, for the PSNR a real model keeps (random weights quantize worse), and use them in the "
+                   "pipeline; e.g. stargan_rt/assets/default")
     p.add_argument("--seconds", type=float, help="time budget per generator row (default 3; quick 1.5)")
     p.add_argument("--max-call-seconds", type=float, default=60.0, help="skip larger batches once one call would take longer")
     p.add_argument("--faces", type=_ints, help="faces per frame in the pipeline videos (default 1,3)")
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInput(f"-o {out}: cannot create the report folder ({exc.strerror})") from None
 
+    if args.trained_model and not Path(args.trained_model).is_dir():
+        raise BadInput(f"--trained-model {args.trained_model}: no such bundle folder")
     if args.model:
         meta, weights = load_bundle(args.model)
         weights_note = f"{args.model} (given)"
@@ -157,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
         "load_average": {"start": machine.load_average()},
         "other_processes_cores": None,
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
-                   "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
+                   "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source(),
+                   "trained_model": args.trained_model},
         "floor": {}, "generator": {}, "pipeline": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}
@@ -189,14 +195,26 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="stargan-bench-") as tmp:
         ws = Workspace(meta, weights, Path(tmp), seed=args.seed)
+        trained = None
+        if args.trained_model:
+            t_meta, t_weights = load_bundle(args.trained_model)
+            trained = Workspace(t_meta, t_weights, Path(tmp) / "trained", seed=args.seed)
 
         def generator() -> None:
             res = run_generator(gen_cfg, variants, ws, peaks)
-            doc["generator"] = {"rows": [r.to_dict() for r in res.rows], "skipped": res.skipped,
+            rows = res.rows
+            if trained is not None:  # the same paths with trained weights: their own size, batch 1
+                t_cfg = replace(gen_cfg, sizes=(trained.arch.image_size,), batches=(1,))
+                t_res = run_generator(t_cfg, variants, trained, peaks)
+                for r in t_res.rows:
+                    r.model = "trained"
+                rows = rows + t_res.rows
+                res.artifact_errors.update({f"trained: {k}": v for k, v in t_res.artifact_errors.items()})
+            doc["generator"] = {"rows": [r.to_dict() for r in rows], "skipped": res.skipped,
                                 "artifact_errors": res.artifact_errors}
 
         def pipeline() -> None:
-            rows = run_pipeline(pipe_cfg, variants, ws)
+            rows = run_pipeline(pipe_cfg, variants, trained or ws)
             doc["pipeline"] = {"rows": [r.to_dict() for r in rows], "config": asdict(pipe_cfg)}
 
         phase("floor", floor)

@@ -58,12 +58,14 @@ class PipelineRow:
     describe: str = ""
     video: str = ""  # where the video came from
     fps: float | None = None
+    output_fps: float | None = None  # frames out per second from the first to the last (the steady rate)
     processed: int = 0
     captured: int = 0
     dropped: int = 0
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # the pipeline's StageTimer summary
+    cpu: dict[str, float] = field(default_factory=dict)  # StreamReport.cpu: cores used, library threads' CPU per frame
     faces_per_frame: float | None = None  # faces the detector found and the model translated, per frame
     bottleneck: str | None = None  # the thread that sets the pace (see `bottleneck`)
     wall_s: float | None = None  # the whole run, warm-up included
@@ -159,7 +161,8 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
             source.close()
     row.wall_s = time.perf_counter() - t0
     row.fps, row.processed, row.captured, row.dropped = report.fps, report.processed, report.captured, report.dropped
-    row.stages_ms = report.stages
+    row.output_fps = report.output_fps
+    row.stages_ms, row.cpu = report.stages, report.cpu
     crops_per_face = 2 if cfg.paste_reference == "model" else 1  # the model reference also renders each face as is
     row.faces_per_frame = runner.faces / crops_per_face / report.processed if report.processed else 0.0
     lat = report.stages.get("latency")

@@ -159,9 +159,8 @@ class OpenVinoRunner(Runner):
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         n = next(iter(feeds.values())).shape[0]
         with self._lock:
-            req = self._request(n)
-            req.infer(feeds)
-            return req.get_tensor(self.output_name).data.copy()
+            # inputs are read in place and the output copied once, out of the request's own buffer
+            return self._request(n).infer(feeds, share_inputs=True, share_outputs=True)[0].copy()
 
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         ensure_open(self, self.model)

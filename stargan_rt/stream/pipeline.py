@@ -16,6 +16,8 @@ The sink runs in the calling thread because GUI toolkits want imshow/waitKey on 
 Stages (StageTimer, ms): capture = time inside source.read() (for a camera, or a file played in real time, it
 includes waiting for the next frame); detect / preprocess / infer / paste = Translator.translate_frame;
 output = sink.write; latency = from the end of source.read() to the end of sink.write for each frame shown.
+CPU: each stage's CPU time in its own thread (cpu_mean_ms), and what the libraries' thread pools used on top
+(inference runs there), per frame, with the cores the whole process kept busy.
 """
 
 from __future__ import annotations
@@ -102,21 +104,33 @@ class StreamReport:
     dropped: int = 0
     seconds: float = 0.0
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    output_span: float = 0.0  # seconds from the first frame out to the last
+    # CPU time per frame (ms): each stage's own thread (in `stages`), and the libraries' thread pools (the rest of the
+    # process: inference runs there); cores = the process's CPU seconds per second
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.processed / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def output_fps(self) -> float:
+        """The steady rate: frames out per second from the first to the last (no start-up in it); a live source
+        that is kept up with gives its own frame rate."""
+        return (self.processed - 1) / self.output_span if self.processed > 1 and self.output_span > 0 else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "sink": self.sink, "backend": self.backend, "live": self.live,
             "captured": self.captured, "processed": self.processed, "dropped": self.dropped,
-            "seconds": self.seconds, "fps": self.fps, "stages_ms": self.stages,
+            "seconds": self.seconds, "fps": self.fps, "output_fps": self.output_fps, "stages_ms": self.stages,
+            "cpu": self.cpu,
         }
 
     def text(self) -> str:
         lines = [
-            f"{self.processed} frames in {self.seconds:.2f} s = {self.fps:.1f} FPS; captured {self.captured}, "
+            f"{self.processed} frames in {self.seconds:.2f} s = {self.fps:.1f} FPS ({self.output_fps:.1f} FPS steady); "
+            f"captured {self.captured}, "
             f"dropped {self.dropped}{' (live source: only the newest frame is kept)' if self.live else ''}",
             f"backend: {self.backend}",
             f"{'stage':<11}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'count':>8}",
@@ -165,11 +179,11 @@ def run_stream(
     def capture() -> None:
         i = 0
         while not stop.is_set():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             frame = source.read()
             if frame is None:
                 return
-            timer.add("capture", time.perf_counter() - t0)
+            timer.add("capture", time.perf_counter() - t0, cpu=time.thread_time() - c0)
             report.captured += 1
             if not inbox.put(Packet(i, frame, time.monotonic())):
                 return
@@ -189,10 +203,11 @@ def run_stream(
         threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True)
         for fn, feeds in ((capture, inbox), (work, outbox))
     ]
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     recent: deque[float] = deque(maxlen=30)
     status: list[str] = []
     next_status = 0.0
+    first_out = 0.0
     completed = False
     for t in threads:
         t.start()
@@ -207,7 +222,10 @@ def run_stream(
                 draw_overlay(pkt.frame, [*status, controls.text(), HELP], pkt.regions)
             with timer.stage("output"):
                 sink.write(pkt.frame)
-            timer.add("latency", time.monotonic() - pkt.t_capture)
+            done = time.monotonic()
+            timer.add("latency", done - pkt.t_capture)
+            first_out = first_out if report.processed else done
+            report.output_span = done - first_out
             report.processed += 1
             if on_frame:
                 on_frame(report.processed)
@@ -229,6 +247,7 @@ def run_stream(
         report.seconds = time.monotonic() - start
         report.dropped = inbox.dropped
         report.stages = timer.summary()
+        report.cpu = _cpu_use(time.process_time() - cpu_start, timer.cpu_seconds(), report)
         if completed:
             sink.close()
         else:
@@ -236,6 +255,13 @@ def run_stream(
     if errors:
         raise errors[0]
     return report
+
+
+def _cpu_use(process_s: float, in_stages_s: float, report: StreamReport) -> dict[str, float]:
+    frames = max(report.processed, 1)
+    return {"cores": process_s / report.seconds if report.seconds > 0 else 0.0,
+            "process_ms_per_frame": process_s / frames * 1e3,
+            "library_threads_ms_per_frame": max(0.0, process_s - in_stages_s) / frames * 1e3}
 
 
 def _status_lines(timer: StageTimer, recent: deque[float], dropped: int, backend: str) -> list[str]:
