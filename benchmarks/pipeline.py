@@ -26,7 +26,8 @@ from .timing import progress
 from .variants import Variant, Workspace, availability
 
 STAGES = ("capture", "detect", "preprocess", "infer", "paste", "output")
-WORKER_STAGES = ("detect", "preprocess", "infer", "paste")  # one thread, one after the other
+WORKER_STAGES = ("detect", "preprocess", "infer", "paste")  # one thread, one after the other (overlap off)
+THREAD_STAGES = {"detect": ("detect", "preprocess"), "infer": ("infer", "paste")}  # the overlapped pipeline's threads
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class PipelineConfig:
     size: int = 128  # model resolution
     modes: tuple[str, ...] = ("max", "live")
     warmup_frames: int = 5
+    overlap: bool = True  # detection of frame N+1 in its own thread while frame N is inferred (stream.run_stream)
     detector: str = "haar"
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
@@ -156,7 +158,8 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
         runner.faces = 0
         source = open_source(str(video), realtime=(mode == "live"))
         try:
-            report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames)
+            report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames,
+                                overlap=cfg.overlap)
         finally:
             source.close()
     row.wall_s = time.perf_counter() - t0
@@ -168,22 +171,28 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
     lat = report.stages.get("latency")
     if lat:
         row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]
-    row.bottleneck = bottleneck(report.stages)
+    row.bottleneck = bottleneck(report.stages, cfg.overlap)
     return row
 
 
-def bottleneck(stages: dict[str, dict[str, float]]) -> str | None:
-    """Which of the pipeline's three threads sets the pace: "capture", "output", or "worker: <its slowest stage>".
+def bottleneck(stages: dict[str, dict[str, float]], overlap: bool = True) -> str | None:
+    """Which of the pipeline's threads sets the pace: "capture", "output", or "<thread> thread: <its slowest stage>".
 
-    Mean times per frame: the worker thread runs detect + preprocess + infer + paste one after the other.
+    Mean times per frame. Overlapped, the detect thread runs detect + preprocess and the infer thread infer + paste;
+    without overlap one worker thread runs all four, one after the other.
     """
     mean = {k: float(s["mean_ms"]) for k, s in stages.items() if k in STAGES and s.get("mean_ms") is not None}
     if not mean:
         return None
-    work = {k: mean[k] for k in WORKER_STAGES if k in mean}
-    threads = {"capture": mean.get("capture", 0.0), "output": mean.get("output", 0.0), "worker": sum(work.values())}
+    groups = THREAD_STAGES if overlap else {"worker": WORKER_STAGES}
+    work = {t: {k: mean[k] for k in names if k in mean} for t, names in groups.items()}
+    threads = {"capture": mean.get("capture", 0.0), "output": mean.get("output", 0.0),
+               **{t: sum(w.values()) for t, w in work.items()}}
     slowest = max(threads, key=lambda k: threads[k])
-    return f"worker: {max(work, key=lambda k: work[k])}" if slowest == "worker" and work else slowest
+    if slowest in work and work[slowest]:
+        inner = work[slowest]
+        return f"{slowest}{'' if slowest == 'worker' else ' thread'}: {max(inner, key=lambda k: inner[k])}"
+    return slowest
 
 
 def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace,

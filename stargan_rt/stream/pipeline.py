@@ -1,15 +1,20 @@
-"""The streaming pipeline, wired in one function: capture -> translate -> output, three threads.
+"""The streaming pipeline, wired in one function: capture -> detect -> infer -> output, four threads.
 
     capture thread      source.read() -> [in slot]       live source: the slot keeps only the newest frame
-    worker thread       [in slot] -> detect, preprocess, infer, paste -> [out slot]
+    detect thread       [in slot] -> detect, preprocess (crops, labels) -> [middle slot]
+    infer thread        [middle slot] -> infer, paste -> [out slot]
     calling thread      [out slot] -> overlay, sink.write, keys
 
-Each hand-off holds ONE frame. For a live source the capture thread replaces a frame the worker has not taken
-yet (a drop, counted): when inference is slower than the camera, frames drop at the source and the latency
-stays one frame of capture plus one of processing, never a growing queue. For a file read as fast as
-possible, capture waits for the worker instead, so no frame is lost. The out slot always waits: the worker
-translates frame k+1 while the sink writes frame k (inference and output overlap), and a slow sink slows the
-worker, which makes a live source drop more, rather than building a backlog.
+Detection of frame N+1 overlaps inference of frame N (on a 2-core CPU: the Haar cascade on one core while the
+model runs; issue 12). With `overlap=False` one worker thread runs detect, preprocess, infer and paste in turn.
+
+Each hand-off holds ONE frame. For a live source the capture thread replaces a frame the detect thread has not
+taken yet (a drop, counted): when inference is slower than the camera, frames drop at the source and the latency
+stays bounded, never a growing queue. The detect thread takes a frame only when the middle slot is empty, so
+it runs one frame ahead of inference and no further, on the newest frame. For a file read as fast as possible,
+capture waits instead, so no frame is lost. The out slot always waits: frame k+1 is translated while the sink
+writes frame k (inference and output overlap), and a slow sink slows the pipeline, which makes a live source
+drop more, rather than building a backlog.
 
 The sink runs in the calling thread because GUI toolkits want imshow/waitKey on one thread.
 
@@ -32,7 +37,7 @@ import numpy as np
 
 from ..faces import Region
 from ..timing import StageTimer
-from ..translator import Translator
+from ..translator import FrameJob, Translator
 from .controls import HELP, Controls, draw_overlay
 from .sinks import Sink
 from .sources import Source
@@ -76,6 +81,13 @@ class Handoff(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def wait_empty(self) -> bool:
+        """Wait until the slot is free (nothing left for the next stage to take); False once closed."""
+        with self._cond:
+            while self._item is not None and not self._closed:
+                self._cond.wait()
+            return not self._closed
+
     def close(self) -> None:
         """No more items: get() drains what is there, then returns None; put() returns False."""
         with self._cond:
@@ -89,6 +101,7 @@ class Packet:
     frame: np.ndarray
     t_capture: float  # time.monotonic() when the frame was read
     regions: Sequence[Region] = ()
+    job: FrameJob | None = None  # between the detect and the infer thread
 
 
 @dataclass
@@ -152,6 +165,7 @@ def run_stream(
     overlay: bool = False,
     on_frame: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    overlap: bool = True,
 ) -> StreamReport:
     """Run until the source ends, `max_frames` frames are out, a quit key, or `stop` is set; returns the report.
 
@@ -191,7 +205,7 @@ def run_stream(
             if max_frames and not source.live and i >= max_frames:
                 return
 
-    def work() -> None:
+    def work() -> None:  # both halves in one thread
         while (pkt := inbox.get()) is not None and not stop.is_set():
             label = controls.label()
             if label is not None:
@@ -199,9 +213,28 @@ def run_stream(
             if not outbox.put(pkt):
                 return
 
+    def detect() -> None:  # frame N+1 is found and cropped while frame N is inferred
+        # Take a frame only once the infer thread has taken the last one: it is then the newest the source has, and
+        # a live source drops the frames in between at the in slot (the latency stays one detect + one infer).
+        while middle.wait_empty() and (pkt := inbox.get()) is not None and not stop.is_set():
+            label = controls.label()
+            if label is not None:
+                pkt.job = translator.prepare_frame(pkt.frame, label, t=pkt.t_capture, timer=timer)
+            if not middle.put(pkt):
+                return
+
+    def infer() -> None:
+        while (pkt := middle.get()) is not None and not stop.is_set():
+            if pkt.job is not None:
+                pkt.frame, pkt.regions = translator.finish_frame(pkt.job, timer=timer)
+                pkt.job = None
+            if not outbox.put(pkt):
+                return
+
+    middle: Handoff[Packet] = Handoff(drop=False)
+    stages = ((capture, inbox), (detect, middle), (infer, outbox)) if overlap else ((capture, inbox), (work, outbox))
     threads = [
-        threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True)
-        for fn, feeds in ((capture, inbox), (work, outbox))
+        threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True) for fn, feeds in stages
     ]
     start, cpu_start = time.monotonic(), time.process_time()
     recent: deque[float] = deque(maxlen=30)
@@ -240,8 +273,8 @@ def run_stream(
         raise
     finally:
         stop.set()
-        inbox.close()
-        outbox.close()
+        for slot in (inbox, middle, outbox):
+            slot.close()
         for t in threads:
             t.join(timeout=5.0)
         report.seconds = time.monotonic() - start

@@ -121,7 +121,10 @@ def test_gpu_goals_use_device_compute_and_throughput():
 
 def test_bottleneck_is_the_thread_that_sets_the_pace():
     stages = {"capture": {"mean_ms": 33.0}, "detect": {"mean_ms": 20.0}, "infer": {"mean_ms": 30.0}, "output": {"mean_ms": 0.1}}
-    assert bottleneck(stages) == "worker: infer"  # detect + infer run in one thread: 50 ms > 33 ms
+    assert bottleneck(stages, overlap=False) == "worker: infer"  # detect + infer in one thread: 50 ms > 33 ms
+    assert bottleneck(stages) == "capture"  # overlapped, each in its own thread: 20 and 30 ms < 33 ms
+    stages["paste"] = {"mean_ms": 8.0}
+    assert bottleneck(stages) == "infer thread: infer"  # infer + paste: 38 ms
     stages["infer"]["mean_ms"] = 5.0
     assert bottleneck(stages) == "capture"
     assert bottleneck({}) is None
