@@ -342,10 +342,9 @@ class OpenVinoDefault(Runner):
     name = OPENVINO_DEFAULT
 
     def __init__(self, path: Path, meta: ModelMeta):
-        import openvino as ov
+        from stargan_rt.backends.openvino_backend import import_openvino, runtime_precision
 
-        from stargan_rt.backends.openvino_backend import runtime_precision
-
+        ov = import_openvino()
         self.meta, self.path = meta, path
         compiled = ov.Core().compile_model(str(path), "CPU")
         self.request = compiled.create_infer_request()

@@ -39,8 +39,9 @@ def save_ir(model: onnx.ModelProto, path: Path) -> Path:
     Both files are written in a temporary folder beside `path` and renamed into place, weights first: a reader
     never sees an .xml without its weights, nor the weights of another model under a finished .xml.
     """
-    import openvino as ov
+    from stargan_rt.backends.openvino_backend import import_openvino
 
+    ov = import_openvino()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as tmp:

@@ -13,10 +13,16 @@ MAX_STATIC_SHAPES sizes the dynamic-batch model serves the rest.
 
 The ONNX metadata_props (ModelMeta JSON, I/O kind, precision) reach OpenVINO as rt_info["framework"], and
 `openvino.save_model` keeps them in the IR, so both formats are self-describing.
+
+`import openvino` (2026.4) sends a usage event to Google Analytics unless the user ran `opt_in_out --opt_out`
+(openvino-telemetry, on by default; openvino/tools/ovc/__init__.py) and writes ~/intel/openvino_ga_cid. The runtime
+makes no network calls: `import_openvino` loads OpenVINO with the telemetry module hidden, so OpenVINO's own
+no-telemetry stub is used instead.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from functools import lru_cache
@@ -38,20 +44,33 @@ IR_SUFFIX = ".xml"
 CONV_LAYERS = ("Convolution", "Deconvolution")
 
 
+def import_openvino() -> Any:
+    """The openvino module, imported without its telemetry (see the module docstring); ImportError if absent."""
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    hide = "openvino_telemetry" not in sys.modules
+    if hide:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # `import` of it now fails: the stub is used
+    try:
+        import openvino
+    finally:
+        if hide:
+            del sys.modules["openvino_telemetry"]
+    return openvino
+
+
 def _accepts(path: Path) -> bool:
     return path.suffix.lower() in (".onnx", IR_SUFFIX) and path.is_file()
 
 
 @lru_cache(maxsize=1)
 def _core() -> Any:
-    import openvino as ov
-
-    return ov.Core()
+    return import_openvino().Core()
 
 
 def _available() -> tuple[bool, str]:
     try:
-        import openvino as ov
+        ov = import_openvino()
     except ImportError:
         return False, "openvino is not installed"
     if "CPU" not in _core().available_devices:
@@ -104,8 +123,7 @@ class OpenVinoRunner(Runner):
 
     def __init__(self, path: str | Path, *, threads: int | None = None, precision: str | None = None,
                  static_batch: bool = True):
-        import openvino as ov
-
+        ov = import_openvino()
         path = Path(path)
         if not path.is_file():
             raise BadModel(f"{path}: no such ONNX or OpenVINO IR file")
