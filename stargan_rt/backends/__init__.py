@@ -46,9 +46,8 @@ __all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "f
 # (INT8 trades accuracy for speed: ask for it by path), while the embedded default, which ships only an INT8
 # ONNX beside its bundle (small, and 2x faster than FP32 on CPU at 41 dB PSNR), runs without torch.
 FULL_PRECISION_ONNX = ("generator.onnx", "generator_frames.onnx")
-REDUCED_PRECISION_ONNX = ("generator_fp16.onnx", "generator_int8.onnx")
-# An OpenVINO IR is one more reduced-precision artifact (export/openvino.py).
-REDUCED_PRECISION_ONNX = (*REDUCED_PRECISION_ONNX, "generator_int8_ov.xml")
+# The INT8 OpenVINO IR (export/openvino.py) is one more reduced-precision artifact.
+REDUCED_PRECISION_ONNX = ("generator_fp16.onnx", "generator_int8.onnx", "generator_int8_ov.xml")
 ARTIFACT_NAMES = ("generator_fp16.plan", *FULL_PRECISION_ONNX, *REDUCED_PRECISION_ONNX)
 
 _discovered = False

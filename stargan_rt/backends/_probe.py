@@ -170,8 +170,8 @@ def probe(candidates: list[Candidate], batch: int, opts: dict[str, Any], measure
     cache = _read_cache(file)
     entry = cache.get(key)
     cached = isinstance(entry, dict) and isinstance(entry.get("ms"), dict) and not refresh_asked()
-    if cached:
-        ms = {k: float(v) for k, v in entry["ms"].items()}
+    if cached and isinstance(entry, dict):
+        ms = {k: math.inf if v is None else float(v) for k, v in entry["ms"].items()}
     else:
         log(f"auto: probing {len(candidates)} candidates at batch {batch} ({WARMUP} + {CALLS} calls each; "
             f"cached in {file} after this)")
@@ -183,7 +183,6 @@ def probe(candidates: list[Candidate], batch: int, opts: dict[str, Any], measure
             atomic_write_text(file, json.dumps(cache, indent=1, sort_keys=True) + "\n")
         except OSError as exc:  # a read-only home still gets an answer, just not a remembered one
             log(f"auto: cannot write the probe cache {file} ({exc.strerror}); probing again next time")
-    ms = {k: (math.inf if v is None else v) for k, v in ms.items()}
     winner = decide(candidates, ms)
     timings = ", ".join(f"{k} {v:.1f} ms" if math.isfinite(v) else f"{k} failed" for k, v in sorted(ms.items(), key=lambda kv: kv[1]))
     tied = winner is not None and sum(1 for v in ms.values() if v <= ms[label(*winner)] * (1 + TIE)) > 1

@@ -121,6 +121,8 @@ def test_a_candidate_that_fails_never_wins_and_a_broken_cache_is_replaced(defaul
     info, _, reason = choose_backend(default_layout, measure=timings({"ov-cpu": math.inf, "ort-cpu": 30.0}))
     assert info.name == "ort-cpu" and "ov-cpu:generator_int8.onnx failed" in reason
     assert json.loads(cache.read_text())  # rewritten whole
+    info, _, reason = choose_backend(default_layout, measure=timings({}))  # from the cache: the failure is remembered
+    assert info.name == "ort-cpu" and "cached probe" in reason and "ov-cpu:generator_int8.onnx failed" in reason
 
 
 @needs_cpu_backends
