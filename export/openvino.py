@@ -6,10 +6,14 @@ OpenVINO fuse them into an int8 deconvolution), and the first 7x7 convolution st
 The QDQ model is read by OpenVINO and saved as IR with float weights left uncompressed (save_model's default would
 store them as fp16) and the stargan_rt metadata kept in rt_info, so the runtime's ov-cpu backend needs nothing else.
 
-Measured on the 2-core machine (issue 12; OpenVINO 2026.4, static batch-1 shapes, held-out SynthFaces, one run):
+Measured on the 2-core machine (issue 12, one `stargan-rt bench` run, benchmarks/results/cpu-2core/openvino.md):
+this IR is NOT faster than the runtime's ov-cpu on generator_int8.onnx as is: 53.7 vs 34.4 ms at the official size
+(the symmetric requantization around ConvTranspose costs more than int8 ConvTranspose saves), 10.7 vs 10.2 ms on the
+trained default model, at 36.1 vs 41.2 dB. So `stargan-rt export` writes it only with --openvino-ir; what OpenVINO
+runs fastest is the INT8 ONNX as is (static shapes, bf16 float layers: backends/openvino_backend.py).
 NNCF's post-training quantization (presets performance/mixed, min-max/histogram ranges, first conv ignored) was as
-fast but lost 4-10 dB against this calibration on the trained default model (29.6-32.1 vs 35.5-41.5 dB), so it
-is not used.
+fast but lost 4-10 dB against onnxruntime's calibration on the trained default model (29.6-32.1 vs 35.5-41.5 dB,
+exploratory runs), so it is not used either.
 """
 
 from __future__ import annotations
