@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -54,12 +54,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phases", type=_names, default=PHASES,
                    help=f"comma-separated subset of {','.join(ALL_PHASES)} (default {','.join(PHASES)})")
     p.add_argument("--model", help="a bundle whose weights to use (default: the official architecture, seeded random weights)")
+    p.add_argument("--trained-model", metavar="BUNDLE", help="also run the generator table (its own size, batch 1) with these "
+                   "trained weights, for the PSNR a real model keeps (random weights quantize worse), and use them in the "
+                   "pipeline; e.g. stargan_rt/assets/default")
     p.add_argument("--seconds", type=float, help="time budget per generator row (default 3; quick 1.5)")
     p.add_argument("--max-call-seconds", type=float, default=60.0, help="skip larger batches once one call would take longer")
     p.add_argument("--faces", type=_ints, help="faces per frame in the pipeline videos (default 1,3)")
     p.add_argument("--frames", type=int, help="frames per pipeline run (default 300; quick 60)")
     p.add_argument("--modes", type=_names, help="pipeline modes: max (as fast as possible), live (paced like a camera)")
     p.add_argument("--video", help="a video for the one-face pipeline runs (default: one is rendered)")
+    p.add_argument("--no-overlap", action="store_true", help="pipeline: detect and infer in one thread, one after the other "
+                   "(default: detection of frame N+1 overlaps inference of frame N)")
     p.add_argument("--frame-size", default="640x480", help="size of the rendered pipeline videos (default 640x480)")
     p.add_argument("--video-source", choices=("auto", "synth", "drawn"), default="auto",
                    help="rendered videos: SynthFaces clips (synth), OpenCV-drawn faces (drawn), synth when installed (auto)")
@@ -136,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInput(f"-o {out}: cannot create the report folder ({exc.strerror})") from None
 
+    if args.trained_model and not Path(args.trained_model).is_dir():
+        raise BadInput(f"--trained-model {args.trained_model}: no such bundle folder")
     if args.model:
         meta, weights = load_bundle(args.model)
         weights_note = f"{args.model} (given)"
@@ -158,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     pipe_cfg = PipelineConfig(
         faces=args.faces or (1, 3), frames=args.frames or (60 if args.quick else 300), width=width, height=height,
         size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video, video_source=args.video_source,
-        threads=args.threads, deadline=deadline, paste_reference=args.paste_reference,
+        threads=args.threads, deadline=deadline, paste_reference=args.paste_reference, overlap=not args.no_overlap,
     )
     doc: dict[str, Any] = {
         "schema": report.SCHEMA,
@@ -169,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
         "load_average": {"start": machine.load_average()},
         "other_processes_cores": None,
         "config": {"generator": asdict(gen_cfg), "pipeline": asdict(pipe_cfg), "variants": [v.name for v in variants],
-                   "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source()},
+                   "weights": weights_note, "architecture": asdict(meta.architecture), "inputs": crops_source(),
+                   "trained_model": args.trained_model},
         "floor": {}, "generator": {}, "pipeline": {}, "train": {}, "phase_errors": {},
     }
     timings: dict[str, float] = {}
@@ -201,14 +209,26 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="stargan-bench-") as tmp:
         ws = Workspace(meta, weights, Path(tmp), seed=args.seed)
+        trained = None
+        if args.trained_model:
+            t_meta, t_weights = load_bundle(args.trained_model)
+            trained = Workspace(t_meta, t_weights, Path(tmp) / "trained", seed=args.seed)
 
         def generator() -> None:
             res = run_generator(gen_cfg, variants, ws, peaks)
-            doc["generator"] = {"rows": [r.to_dict() for r in res.rows], "skipped": res.skipped,
+            rows = res.rows
+            if trained is not None:  # the same paths with trained weights: their own size, batch 1
+                t_cfg = replace(gen_cfg, sizes=(trained.arch.image_size,), batches=(1,))
+                t_res = run_generator(t_cfg, variants, trained, peaks)
+                for r in t_res.rows:
+                    r.model = "trained"
+                rows = rows + t_res.rows
+                res.artifact_errors.update({f"trained: {k}": v for k, v in t_res.artifact_errors.items()})
+            doc["generator"] = {"rows": [r.to_dict() for r in rows], "skipped": res.skipped,
                                 "artifact_errors": res.artifact_errors}
 
         def pipeline() -> None:
-            rows = run_pipeline(pipe_cfg, variants, ws)
+            rows = run_pipeline(pipe_cfg, variants, trained or ws)
             doc["pipeline"] = {"rows": [r.to_dict() for r in rows], "config": asdict(pipe_cfg)}
 
         def train() -> None:

@@ -19,7 +19,7 @@ from stargan_rt.bundle import Architecture
 from .floor import Peak, bandwidth_for, generator_cost, peak_for
 from .inputs import face_inputs
 from .timing import Budget, Stats, progress, psnr_db, repeat, time_cuda
-from .variants import DevicePath, EagerBaseline, Variant, Workspace, availability, bf16_cuda_model
+from .variants import DevicePath, EagerBaseline, OpenVinoDefault, Variant, Workspace, availability, bf16_cuda_model
 
 ELEM_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 
@@ -44,6 +44,7 @@ class Row:
     size: int
     batch: int
     describe: str = ""
+    model: str = "main"  # whose weights: "main" (--model, or the official-size random ones) or "trained" (--trained-model)
     latency: dict[str, float | int] | None = None  # host wall clock per call, numpy in -> numpy out (ms)
     compute: dict[str, float | int] | None = None  # CUDA events, device-resident inputs (ms)
     h2d: dict[str, float | int] | None = None
@@ -106,6 +107,9 @@ def open_variant(v: Variant, ws: Workspace, size: int, threads: int | None = Non
             return Prepared(lambda: base.infer(x, c), phases)
 
         return Opened(base.describe(), prep_base, base.close)
+    if v.is_anchor:
+        anchor = OpenVinoDefault(ws.path(v, size), arts.meta)
+        return Opened(anchor.describe(), lambda x, c: Prepared(lambda: anchor.infer(x, c)), anchor.close)
     if v.backend == "bench-torch-cuda-bf16":
         model = bf16_cuda_model(arts.meta, arts.weights)
 

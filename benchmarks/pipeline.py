@@ -26,7 +26,8 @@ from .timing import progress
 from .variants import Variant, Workspace, availability
 
 STAGES = ("capture", "detect", "preprocess", "infer", "paste", "output")
-WORKER_STAGES = ("detect", "preprocess", "infer", "paste")  # one thread, one after the other
+WORKER_STAGES = ("detect", "preprocess", "infer", "paste")  # one thread, one after the other (overlap off)
+THREAD_STAGES = {"detect": ("detect", "preprocess"), "infer": ("infer", "paste")}  # the overlapped pipeline's threads
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class PipelineConfig:
     size: int = 128  # model resolution
     modes: tuple[str, ...] = ("max", "live")
     warmup_frames: int = 5
+    overlap: bool = True  # detection of frame N+1 in its own thread while frame N is inferred (stream.run_stream)
     detector: str = "haar"
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
@@ -58,12 +60,14 @@ class PipelineRow:
     describe: str = ""
     video: str = ""  # where the video came from
     fps: float | None = None
+    output_fps: float | None = None  # frames out per second from the first to the last (the steady rate)
     processed: int = 0
     captured: int = 0
     dropped: int = 0
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
     stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # the pipeline's StageTimer summary
+    cpu: dict[str, float] = field(default_factory=dict)  # StreamReport.cpu: cores used, library threads' CPU per frame
     faces_per_frame: float | None = None  # faces the detector found and the model translated, per frame
     bottleneck: str | None = None  # the thread that sets the pace (see `bottleneck`)
     wall_s: float | None = None  # the whole run, warm-up included
@@ -154,33 +158,41 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
         runner.faces = 0
         source = open_source(str(video), realtime=(mode == "live"))
         try:
-            report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames)
+            report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames,
+                                overlap=cfg.overlap)
         finally:
             source.close()
     row.wall_s = time.perf_counter() - t0
     row.fps, row.processed, row.captured, row.dropped = report.fps, report.processed, report.captured, report.dropped
-    row.stages_ms = report.stages
+    row.output_fps = report.output_fps
+    row.stages_ms, row.cpu = report.stages, report.cpu
     crops_per_face = 2 if cfg.paste_reference == "model" else 1  # the model reference also renders each face as is
     row.faces_per_frame = runner.faces / crops_per_face / report.processed if report.processed else 0.0
     lat = report.stages.get("latency")
     if lat:
         row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]
-    row.bottleneck = bottleneck(report.stages)
+    row.bottleneck = bottleneck(report.stages, cfg.overlap)
     return row
 
 
-def bottleneck(stages: dict[str, dict[str, float]]) -> str | None:
-    """Which of the pipeline's three threads sets the pace: "capture", "output", or "worker: <its slowest stage>".
+def bottleneck(stages: dict[str, dict[str, float]], overlap: bool = True) -> str | None:
+    """Which of the pipeline's threads sets the pace: "capture", "output", or "<thread> thread: <its slowest stage>".
 
-    Mean times per frame: the worker thread runs detect + preprocess + infer + paste one after the other.
+    Mean times per frame. Overlapped, the detect thread runs detect + preprocess and the infer thread infer + paste;
+    without overlap one worker thread runs all four, one after the other.
     """
     mean = {k: float(s["mean_ms"]) for k, s in stages.items() if k in STAGES and s.get("mean_ms") is not None}
     if not mean:
         return None
-    work = {k: mean[k] for k in WORKER_STAGES if k in mean}
-    threads = {"capture": mean.get("capture", 0.0), "output": mean.get("output", 0.0), "worker": sum(work.values())}
+    groups = THREAD_STAGES if overlap else {"worker": WORKER_STAGES}
+    work = {t: {k: mean[k] for k in names if k in mean} for t, names in groups.items()}
+    threads = {"capture": mean.get("capture", 0.0), "output": mean.get("output", 0.0),
+               **{t: sum(w.values()) for t, w in work.items()}}
     slowest = max(threads, key=lambda k: threads[k])
-    return f"worker: {max(work, key=lambda k: work[k])}" if slowest == "worker" and work else slowest
+    if slowest in work and work[slowest]:
+        inner = work[slowest]
+        return f"{slowest}{'' if slowest == 'worker' else ' thread'}: {max(inner, key=lambda k: inner[k])}"
+    return slowest
 
 
 def run_pipeline(cfg: PipelineConfig, variants: list[Variant], ws: Workspace,

@@ -10,7 +10,7 @@ from typing import Any
 from stargan_rt.atomic import atomic_write_bytes, atomic_write_text
 
 from . import training
-from .goals import evaluate_goals, fmt, fmt_ms, fmt_psnr, mark_unreliable, p50, si
+from .goals import evaluate_goals, fmt, fmt_ms, fmt_psnr, mark_unreliable, model_of, p50, si
 from .machine import busy_warning
 from .timing import PSNR_CAP_DB
 
@@ -64,8 +64,10 @@ def markdown(doc: dict[str, Any]) -> str:
 
     gen = doc.get("generator") or {}
     rows = gen.get("rows", [])
-    for size in sorted({r["size"] for r in rows}):
-        lines += ["", f"## Generator, {size}x{size}", "",
+    trained_name = (doc.get("config") or {}).get("trained_model")
+    for model, size in sorted({(model_of(r), r["size"]) for r in rows}, key=lambda k: (k[0] != "main", k[1])):
+        title = f"## Generator, {size}x{size}" + (f", trained weights ({trained_name})" if model == "trained" else "")
+        lines += ["", title, "",
                   "Latency per call (one batch), numpy in and out; on CUDA also device compute alone (CUDA events) and the "
                   "copies. Speed-up and PSNR are against the eager FP32 baseline of the same device on the same inputs "
                   f"(PSNR over the [-1, 1] output, capped at {PSNR_CAP_DB:g} dB; the JSON has the max abs error too). "
@@ -73,7 +75,7 @@ def markdown(doc: dict[str, Any]) -> str:
                   "peak is torch._int_mm's, which a tuned int8 convolution can beat).",
                   "", "| path | batch | p50 ms | p90 ms | p99 ms | compute p50 ms | H2D + D2H ms | images/s | speed-up | PSNR dB | % of compute floor |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in (r for r in rows if r["size"] == size):
+        for r in (r for r in rows if r["size"] == size and model_of(r) == model):
             if r.get("error"):
                 lines.append(f"| {r['variant']} | {r['batch']} | {r['error']} |  |  |  |  |  |  |  |  |")
                 continue
@@ -101,23 +103,42 @@ def markdown(doc: dict[str, Any]) -> str:
                   f"detector {cfg.get('detector')}, frames discarded after output. `max`: file read as fast as the pipeline goes "
                   "(capacity; latency includes the wait in the hand-off); `live`: paced at the video's frame rate like a camera "
                   "(capture time then includes waiting for the next frame).",
-                  "", "| backend | faces | mode | FPS | latency p50 ms | latency p99 ms | dropped | faces/frame | "
+                  "", "| backend | faces | mode | FPS | steady FPS | latency p50 ms | latency p99 ms | dropped | faces/frame | "
                   + " | ".join(f"{s} p50" for s in PIPELINE_STAGES) + " | bottleneck |",
-                  "|" + "---|" * (9 + len(PIPELINE_STAGES))]
+                  "|" + "---|" * (10 + len(PIPELINE_STAGES))]
         for r in pipe["rows"]:
             if r.get("error"):
-                lines.append(f"| {r['variant']} | {r['faces']} | {r['mode']} | {r['error']} |" + " |" * (5 + len(PIPELINE_STAGES)))
+                lines.append(f"| {r['variant']} | {r['faces']} | {r['mode']} | {r['error']} |" + " |" * (6 + len(PIPELINE_STAGES)))
                 continue
             st = r.get("stages_ms") or {}
             lines.append(
-                f"| {r['variant']} | {r['faces']} | {r['mode']} | {fmt(r['fps'], 1)} | {fmt(r.get('latency_p50_ms'), 1)} | "
+                f"| {r['variant']} | {r['faces']} | {r['mode']} | {fmt(r['fps'], 1)} | {fmt(r.get('output_fps'), 1)} | "
+                f"{fmt(r.get('latency_p50_ms'), 1)} | "
                 f"{fmt(r.get('latency_p99_ms'), 1)} | {r['dropped']} | {fmt(r.get('faces_per_frame'), 2)} | "
                 + " | ".join(fmt(st.get(s, {}).get("p50_ms"), 1) for s in PIPELINE_STAGES) + f" | {r.get('bottleneck') or '–'} |"
             )
+        lines += _cpu_table(pipe["rows"])
     lines += training.markdown(doc.get("train") or {})
     if doc.get("phase_errors"):
         lines += ["", "## Phases that failed", ""] + [f"- {k}: {v}" for k, v in doc["phase_errors"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_table(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU time per frame in each stage's own thread, and in the libraries' thread pools, with the cores used."""
+    ok = [r for r in rows if not r.get("error") and r.get("cpu")]
+    if not ok:
+        return []
+    lines = ["", "CPU time per frame (ms) in each stage's own thread; library threads: what the inference and OpenCV "
+             "thread pools used on top (inference runs there); cores: the process's CPU seconds per second.", "",
+             "| backend | faces | mode | " + " | ".join(PIPELINE_STAGES) + " | library threads | cores |",
+             "|" + "---|" * (5 + len(PIPELINE_STAGES))]
+    for r in ok:
+        st, cpu = r.get("stages_ms") or {}, r["cpu"]
+        lines.append(f"| {r['variant']} | {r['faces']} | {r['mode']} | "
+                     + " | ".join(fmt(st.get(s, {}).get("cpu_mean_ms"), 1) for s in PIPELINE_STAGES)
+                     + f" | {fmt(cpu.get('library_threads_ms_per_frame'), 1)} | {fmt(cpu.get('cores'), 2)} |")
+    return lines
 
 
 def _floor_rows(floor: dict[str, Any]) -> list[str]:
@@ -149,7 +170,7 @@ def _video_sources(rows: list[dict[str, Any]]) -> str:
 
 def plot_latency(rows: list[dict[str, Any]], path: Path) -> Path | None:
     """Latency per call (p50; device compute on CUDA) and images/s against batch size, one line per path."""
-    ok = [r for r in rows if not r.get("error") and r.get("latency")]
+    ok = [r for r in rows if not r.get("error") and r.get("latency") and model_of(r) == "main"]
     if not ok:
         return None
     import matplotlib
@@ -285,13 +306,14 @@ def summary(doc: dict[str, Any]) -> str:
             for r in rows:
                 if r["size"] != size or r["batch"] not in keep:
                     continue
+                name = ("[trained] " if model_of(r) == "trained" else "") + r["variant"]
                 if r.get("error"):
-                    lines.append(f"{r['variant'][:43]:<44}{size:>5}{r['batch']:>6}  {r['error'][:60]}")
+                    lines.append(f"{name[:43]:<44}{size:>5}{r['batch']:>6}  {r['error'][:60]}")
                     continue
                 comp = r.get("compute")
                 psnr = r.get("psnr_db")
                 lines.append(
-                    f"{r['variant'][:43]:<44}{size:>5}{r['batch']:>6}{fmt_ms(r['latency']['p50_ms']):>10}"
+                    f"{name[:43]:<44}{size:>5}{r['batch']:>6}{fmt_ms(r['latency']['p50_ms']):>10}"
                     f"{fmt_ms(comp['p50_ms']) if comp else '–':>10}{fmt(r.get('images_per_s'), 0):>10}"
                     f"{(fmt(r.get('speedup'), 2) + 'x') if r.get('speedup') else '–':>10}"
                     f"{fmt_psnr(psnr).replace(' ', ''):>7}"

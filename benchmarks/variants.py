@@ -33,13 +33,28 @@ class Variant:
     device: str  # "cpu" | "cuda"
     precision: str  # what the weights/activations are: fp32 | bf16 | fp16 | int8
     compute: str  # which measured peak it is compared with: fp32 | tf32 | bf16 | fp16 | int8
-    artifact: str  # bundle | onnx | onnx_frames | onnx_fp16 | onnx_int8 | plan
+    artifact: str  # bundle | onnx | onnx_frames | onnx_fp16 | onnx_int8 | ov_int8 | plan
     options: tuple[tuple[str, Any], ...] = ()
     quick: bool = False  # measured by --quick
 
     @property
     def is_baseline(self) -> bool:
         return self.backend == "baseline"
+
+    @property
+    def is_anchor(self) -> bool:
+        """OpenVINO with its default settings: the reference every OpenVINO row is held against (issue 12)."""
+        return self.backend == OPENVINO_DEFAULT
+
+
+OPENVINO_DEFAULT = "bench-openvino-default"
+
+
+def _cpu_float_compute() -> str:
+    """What OpenVINO's default runs a float model in here: bf16 on CPUs with bf16, else fp32."""
+    from stargan_rt.backends._cpu import cpu_has
+
+    return "bf16" if cpu_has("avx512_bf16", "amx_bf16") else "fp32"
 
 
 CATALOG: tuple[Variant, ...] = (
@@ -51,6 +66,13 @@ CATALOG: tuple[Variant, ...] = (
     Variant("ort-cpu fp32 frames I/O", "ort-cpu", "cpu", "fp32", "fp32", "onnx_frames"),  # uint8 in/out, scaling in-graph
     Variant("ort-cpu fp16", "ort-cpu", "cpu", "fp16", "fp32", "onnx_fp16"),
     Variant("ort-cpu int8", "ort-cpu", "cpu", "int8", "int8", "onnx_int8", quick=True),
+    # OpenVINO: the anchor (its defaults: dynamic batch, bf16 float layers on bf16 CPUs), then the runtime's ov-cpu
+    Variant("OpenVINO default, the INT8 ONNX (anchor)", OPENVINO_DEFAULT, "cpu", "int8", "int8", "onnx_int8", quick=True),
+    Variant("OpenVINO default, the FP32 ONNX", OPENVINO_DEFAULT, "cpu", "fp32", _cpu_float_compute(), "onnx"),
+    Variant("ov-cpu fp32", "ov-cpu", "cpu", "fp32", "fp32", "onnx"),
+    Variant("ov-cpu bf16", "ov-cpu", "cpu", "bf16", "bf16", "onnx", (("precision", "bf16"),)),
+    Variant("ov-cpu int8, the INT8 ONNX", "ov-cpu", "cpu", "int8", "int8", "onnx_int8", quick=True),
+    Variant("ov-cpu int8, OpenVINO IR", "ov-cpu", "cpu", "int8", "int8", "ov_int8", quick=True),
     # CUDA
     Variant("torch-cuda fp32 eager (baseline)", "baseline", "cuda", "fp32", "fp32", "bundle", quick=True),
     Variant("torch-cuda tf32 eager (PyTorch default)", "bench-torch-cuda-tf32", "cuda", "fp32", "tf32", "bundle"),
@@ -78,6 +100,10 @@ def availability(v: Variant) -> tuple[bool, str]:
     """Whether this machine can run the variant, and why not."""
     if v.device == "cuda" and not cuda_present():
         return False, "no CUDA device visible to PyTorch"
+    if v.is_anchor:
+        from stargan_rt.backends import backends
+
+        return backends()["ov-cpu"].available()
     if v.is_baseline or v.backend.startswith("bench-"):
         try:
             import torch  # noqa: F401
@@ -95,14 +121,17 @@ def availability(v: Variant) -> tuple[bool, str]:
 def select(names: list[str] | None, quick: bool) -> list[Variant]:
     """Variants matching --backends (a name, a backend or a prefix of either), or the quick/full default set.
 
-    The baseline of each device in play is always kept: every row is compared with it.
+    The baseline of each device in play is always kept: every row is compared with it; so is OpenVINO's default
+    on the INT8 ONNX wherever an ov-cpu row is measured.
     """
     chosen = [v for v in CATALOG if v.quick or not quick] if not names else [
         v for v in CATALOG if any(v.name.startswith(n) or v.backend == n or v.backend.startswith(n) for n in names)
     ]
     devices = {v.device for v in chosen}
     baselines = [v for v in CATALOG if v.is_baseline and v.device in devices and v not in chosen]
-    out = baselines + chosen
+    anchors = [v for v in CATALOG if v.is_anchor and v.artifact == "onnx_int8" and v not in chosen
+               and any(c.backend == "ov-cpu" for c in chosen)]
+    out = baselines + anchors + chosen
     return sorted(out, key=lambda v: (v.device, not v.is_baseline))
 
 
@@ -188,6 +217,13 @@ class Artifacts:
             quantized = float_to_int8(onnx.load(str(self.get("onnx", calib))), Samples(x, c, f"{len(x)} face crops"))
             onnx.save(quantized, str(path))
             return path
+        if kind == "ov_int8":
+            from export.calibration import Samples
+            from export.openvino import float_to_openvino_int8
+
+            x, c = calib()
+            return float_to_openvino_int8(onnx.load(str(self.get("onnx", calib))), Samples(x, c, f"{len(x)} face crops"),
+                                          self.folder / "generator_int8_ov.xml")
         if kind == "plan":
             from export.tensorrt_engine import build_engine, builds_from_fp16_onnx
 
@@ -297,6 +333,29 @@ class EagerBaseline(Runner):
 
     def close(self) -> None:
         self.model = None  # type: ignore[assignment]
+
+
+class OpenVinoDefault(Runner):
+    """OpenVINO as a user gets it without settings: `compile_model(path, "CPU")` (dynamic batch, OpenVINO's
+    precision choice) and one infer request. Benchmark only: the anchor the runtime's ov-cpu must beat."""
+
+    name = OPENVINO_DEFAULT
+
+    def __init__(self, path: Path, meta: ModelMeta):
+        from stargan_rt.backends.openvino_backend import import_openvino, runtime_precision
+
+        ov = import_openvino()
+        self.meta, self.path = meta, path
+        compiled = ov.Core().compile_model(str(path), "CPU")
+        self.request = compiled.create_infer_request()
+        self._describe = (f"OpenVINO {ov.get_version().split('-')[0]} CPU plugin with its defaults (dynamic batch, "
+                          f"{runtime_precision(compiled)}) {path.name}")
+
+    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return self.request.infer({"image": x, "label": c})[0]
+
+    def describe(self) -> str:
+        return self._describe
 
 
 def bf16_cuda_model(meta: ModelMeta, weights: dict[str, np.ndarray]) -> Any:

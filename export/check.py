@@ -1,8 +1,8 @@
 """`stargan-rt check A B`: run two artifacts on the same fresh inputs and say whether they agree.
 
 Artifacts load through the runtime (stargan_rt.backends.open_model), so what is checked is what runs.
-A bundle runs on PyTorch FP32 (torch-cpu) and an .onnx on onnxruntime's CPU provider unless another backend
-is asked for: the reference stays exact. When either artifact takes frames, both are compared on uint8 frames.
+A bundle runs on PyTorch FP32 (torch-cpu), an .onnx on onnxruntime's CPU provider and an OpenVINO IR (.xml) on
+ov-cpu unless another backend is asked for: the reference stays exact. When either artifact takes frames, both are compared on uint8 frames.
 
 Default tolerances follow the lower precision of the two: FP32 max abs error <= 1e-4 (1 grey level on frames),
 FP16/bf16 PSNR >= 40 dB, INT8 PSNR >= 30 dB. --atol / --min-psnr replace them.
@@ -57,6 +57,8 @@ def default_backend(path: Path) -> str:
         return "torch-cpu"
     if path.suffix.lower() == ".onnx":
         return "ort-cpu"
+    if path.suffix.lower() == ".xml":  # an OpenVINO IR
+        return "ov-cpu"
     return "auto"
 
 

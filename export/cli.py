@@ -12,7 +12,8 @@ def register_export(sub: Any) -> None:
     p = sub.add_parser(
         "export", help="export a model bundle to ONNX, frames ONNX, FP16, INT8, TensorRT and Triton",
         description="Export a bundle to OUT/: generator.onnx (FP32), generator_frames.onnx (uint8 BGR frames in/out), "
-        "generator_fp16.onnx, generator_int8.onnx (calibrated on real images) and, with --engine, FP16 TensorRT engines "
+        "generator_fp16.onnx, generator_int8.onnx (calibrated on real images; OpenVINO runs it fastest on CPUs), "
+        "with --openvino-ir an INT8 OpenVINO IR, and with --engine FP16 TensorRT engines "
         "generator_fp16.plan and generator_frames_fp16.plan (uint8 frames in/out) with their sidecars. Every artifact is checked against the one it comes from; OUT is "
         "replaced only when all of them succeed.",
     )
@@ -21,7 +22,9 @@ def register_export(sub: Any) -> None:
     p.add_argument("--batch", default="1:1:8", metavar="MIN:OPT:MAX", help="batch range of the TensorRT profiles and Triton (default 1:1:8)")
     p.add_argument("--calib", type=Path, metavar="DIR", help="face images for INT8 calibration and quality checks (default: SynthFaces renders)")
     p.add_argument("--calib-count", type=int, default=64, help="how many real images to use (3/4 calibrate, 1/4 measure quality)")
-    p.add_argument("--no-int8", action="store_true", help="skip the INT8 model (then no calibration images are needed)")
+    p.add_argument("--no-int8", action="store_true", help="skip the INT8 models (then no calibration images are needed)")
+    p.add_argument("--openvino-ir", action="store_true", help="also write generator_int8_ov.xml/.bin, INT8 with ConvTranspose "
+                   "quantized for OpenVINO (measured slower than OpenVINO on generator_int8.onnx; see export/openvino.py)")
     p.add_argument("--engine", action="store_true", help="also build FP16 TensorRT engines (TensorRT: on the NVIDIA GPU they are for; "
                    "TensorRT for RTX: ahead of time, no GPU needed)")
     p.add_argument("--tensorrt", default="auto", choices=["auto", "tensorrt", "tensorrt-rtx"],
@@ -47,7 +50,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.calib_count < 1:
         raise BadInput(f"--calib-count must be at least 1, got {args.calib_count}")
     opts = ExportOptions(
-        profile=BatchProfile.parse(args.batch), int8=not args.no_int8, calib=args.calib, calib_count=args.calib_count,
+        profile=BatchProfile.parse(args.batch), int8=not args.no_int8, openvino=args.openvino_ir, calib=args.calib,
+        calib_count=args.calib_count,
         engine=args.engine, rebuild=args.rebuild, timing_cache_dir=args.timing_cache_dir, workspace_gib=args.workspace_gib,
         ort_tensorrt=args.ort_tensorrt, triton=args.triton, tensorrt=args.tensorrt,
         capabilities=parse_capabilities(args.compute_capabilities),
@@ -74,7 +78,7 @@ def register_check(sub: Any) -> None:
     p.add_argument("--atol", type=float, help="agree when the max abs error is at most this")
     p.add_argument("--min-psnr", type=float, metavar="DB", help="agree when the PSNR is at least this")
     p.add_argument("--images", type=Path, metavar="DIR", help="real images from this folder instead of random inputs")
-    p.add_argument("--backend-a", help="backend for A (default: torch-cpu for a bundle, ort-cpu for .onnx, else auto)")
+    p.add_argument("--backend-a", help="backend for A (default: torch-cpu for a bundle, ort-cpu for .onnx, ov-cpu for .xml, else auto)")
     p.add_argument("--backend-b", help="backend for B (same defaults)")
     p.set_defaults(func=run_check)
 

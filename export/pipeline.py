@@ -26,6 +26,7 @@ from .parity import Diff, diff, ort_session, random_inputs, run
 FLOAT, FRAMES, FP16, INT8 = "generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx"
 FRAMES_FP16 = "generator_frames_fp16.onnx"  # written with --engine: the frames engine's strongly typed source
 PLAN, FRAMES_PLAN = "generator_fp16.plan", "generator_frames_fp16.plan"
+OV_INT8 = "generator_int8_ov.xml"  # + generator_int8_ov.bin
 ORT_TRT_CACHE = "ort_tensorrt_cache"
 REPORT = "export_report.json"
 MIN_PSNR_DB = 30.0  # below this a variant's artefacts are visible: warn loudly
@@ -35,6 +36,7 @@ MIN_PSNR_DB = 30.0  # below this a variant's artefacts are visible: warn loudly
 class ExportOptions:
     profile: BatchProfile = BatchProfile(1, 1, 8)
     int8: bool = True
+    openvino: bool = False  # also the INT8 OpenVINO IR (measured slower than OpenVINO on the INT8 ONNX: opt-in)
     calib: Path | None = None
     calib_count: int = 64
     engine: bool = False
@@ -81,6 +83,10 @@ def preflight(bundle: Path, out: Path, opts: ExportOptions) -> None:
 
         build_target(find_product(opts.tensorrt), opts.capabilities)  # product installed, capabilities it offers
         builds_from_fp16_onnx(opts.tensorrt)  # and not a TensorRT older than 10
+    if opts.int8 and opts.openvino:
+        from stargan_rt._optional import require
+
+        require("openvino", "--openvino-ir")
     if opts.ort_tensorrt:
         import onnxruntime as ort
 
@@ -144,6 +150,8 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
                 **_quality(INT8, reference, ort_session(q), evaluation, meta, report, step),
                 "recipe": asdict(recipe), "calibration": calib.source,
             }
+            if opts.openvino:
+                _openvino_int8(tmp, model, reference, calib, evaluation, meta, report, step)
 
         if opts.engine:
             _engine(tmp, out, meta, opts, report, step, evaluation)
@@ -167,6 +175,22 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
     for w in report.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     return report
+
+
+def _openvino_int8(tmp: Path, model: Any, reference: Any, calib: Samples, evaluation: Samples | None, meta: ModelMeta,
+                   report: ExportReport, step: Callable[[str], None]) -> None:
+    """generator_int8_ov.xml/.bin: INT8 for OpenVINO, checked through the runtime's ov-cpu backend."""
+    from .openvino import OPENVINO_RECIPE, IrSession, float_to_openvino_int8, weights_path
+
+    step(f"calibrating INT8 for OpenVINO (ConvTranspose quantized too) on {calib.source}")
+    float_to_openvino_int8(model, calib, tmp / OV_INT8)
+    report.files += [OV_INT8, weights_path(Path(OV_INT8)).name]
+    session = IrSession(tmp / OV_INT8)
+    report.checks["openvino_int8_vs_fp32"] = {
+        **_quality(OV_INT8, reference, session, evaluation, meta, report, step),
+        "runs_as": session.runner.describe(), "recipe": asdict(OPENVINO_RECIPE), "calibration": calib.source,
+    }
+    session.runner.close()
 
 
 def _real_images(meta: ModelMeta, opts: ExportOptions, log: Callable[[str], None]) -> Samples | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -41,6 +42,17 @@ def parse_source(source: SourceSpec) -> Mapping[str, float] | Iterable[str] | No
     if isinstance(source, str):
         return [s.strip() for s in source.split(",") if s.strip()]
     return source
+
+
+@dataclass
+class FrameJob:
+    """A frame between the two halves of Translator.translate_frame: its faces found, cropped and labelled."""
+
+    frame: np.ndarray
+    regions: list[Region]
+    source: SourceSpec = None
+    crops: np.ndarray | None = None  # (N, S, S, 3) uint8 BGR
+    labels: np.ndarray | None = None  # (N, c_dim) target labels
 
 
 class Translator:
@@ -138,27 +150,33 @@ class Translator:
         boxes = sorted(boxes, key=lambda b: -b.w * b.h)[: self.max_faces]
         return [face_region(b, framing) for b in boxes]
 
-    def translate_frame(
+    def prepare_frame(
         self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None,
         source: SourceSpec = None, regions: Sequence[Region] | None = None,
-    ) -> tuple[np.ndarray, list[Region]]:
-        """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions.
+    ) -> FrameJob:
+        """The first half of translate_frame: the faces found (detect), cropped and labelled (preprocess).
 
-        `source` (default: the translator's) is what the faces show now; with the "model" reference the paste
-        adds G(x, target) - G(x, source), so only what the target asks for changes (see faces/paste.py).
-        `regions` (default: found by the detector) are the training-framed squares to translate."""
+        The stream pipeline runs it one frame ahead of `finish_frame`, so detecting frame N+1 overlaps inferring N."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise BadInput(f"expected a uint8 BGR frame (H, W, 3), got {frame.dtype} {frame.shape}")
         stage = timer.stage if timer is not None else _no_timer
         with stage("detect"):
             regions = self.regions(frame, t) if regions is None else list(regions)
-        out = frame.copy()
         if not regions:
-            return out, regions
+            return FrameJob(frame, regions, source)
         with stage("preprocess"):
             crops = np.stack([extract(frame, r, self.size) for r in regions])
             labels = self._labels_for(target, len(crops)) if source is None else np.broadcast_to(
                 self.label(target, source), (len(crops), self.labels.c_dim)).astype(np.float32)
+        return FrameJob(frame, regions, source, crops, labels)
+
+    def finish_frame(self, job: FrameJob, timer: StageTimer | None = None) -> tuple[np.ndarray, list[Region]]:
+        """The second half of translate_frame: the faces translated in one batched call (infer) and pasted back."""
+        stage = timer.stage if timer is not None else _no_timer
+        out = job.frame.copy()
+        if not job.regions or job.crops is None or job.labels is None:
+            return out, job.regions
+        crops, labels, source, regions = job.crops, job.labels, job.source, job.regions
         n = len(crops)
         with stage("infer"):
             if self.paste_back.reference == "model":
@@ -173,6 +191,17 @@ class Translator:
                 self.paste_back(out, r, ref, face, r.key)
             self.paste_back.forget({r.key for r in regions})
         return out, regions
+
+    def translate_frame(
+        self, frame: np.ndarray, target: TargetSpec, t: float | None = None, timer: StageTimer | None = None,
+        source: SourceSpec = None, regions: Sequence[Region] | None = None,
+    ) -> tuple[np.ndarray, list[Region]]:
+        """A copy of `frame` with every face translated (one batched call) and pasted back; and the regions.
+
+        `source` (default: the translator's) is what the faces show now; with the "model" reference the paste
+        adds G(x, target) - G(x, source), so only what the target asks for changes (see faces/paste.py).
+        `regions` (default: found by the detector) are the training-framed squares to translate."""
+        return self.finish_frame(self.prepare_frame(frame, target, t, timer, source, regions), timer)
 
     def reset(self) -> None:
         """Forget tracked faces (a new video, a cut)."""

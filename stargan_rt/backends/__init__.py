@@ -9,14 +9,20 @@ Artifacts: a bundle directory (model.json + generator.safetensors: the torch bac
 default model), in which case every artifact inside is a candidate.
 
 Backends are discovered: every module of this package is imported (they import their heavy dependency only
-when used) and registers itself with `base.register`. `auto` takes the highest-priority backend that accepts
-one of the candidate artifacts and is available on this machine:
+when used) and registers itself with `base.register`.
 
-    tensorrt (engine) > ort-tensorrt > torch-cuda > ort-cuda > torch-cpu-bf16 (CPU with bf16 support) > ort-cpu > torch-cpu
+`auto` measures (backends/_probe.py): every available backend that accepts one of the candidate artifacts is
+opened and timed for a few calls on the real model at the real batch size; the fastest wins, and the verdict is
+cached per machine, model and library versions (the first `auto` on a new model takes a few seconds; later ones
+read the cache). The static order below only breaks ties (within 5%) and is the whole answer when probing is off
+(STARGAN_RT_AUTO_PROBE=0 or `probe=False`):
 
-except that an INT8 ONNX on a CPU without AMX ranks ort-cpu above torch-cpu-bf16: measured on the 2-core AVX-512
-machine, INT8 onnxruntime ran 2.5x and bf16 autocast 1.75x faster than FP32 (benchmarks/results/cpu-2core); with
-AMX, bf16 is the faster one (the notes: 28 ms bf16 vs 49 ms INT8 at the official size).
+    tensorrt (engine) > ort-tensorrt > torch-cuda > ort-cuda > ov-cpu (INT8) > ort-cpu (INT8, no AMX)
+        > torch-cpu-bf16 (CPU with bf16 support) > ov-cpu (float) > ort-cpu > torch-cpu
+
+An INT8 ONNX ranks above torch bf16 on CPUs without AMX: measured on the 2-core AVX-512 machine, INT8 ran 2.5x
+(onnxruntime) and ~4x (OpenVINO) faster than FP32 and bf16 autocast 1.75x (benchmarks/results/cpu-2core); with
+AMX, bf16 is faster than onnxruntime INT8 (the notes: 28 ms bf16 vs 49 ms INT8 at the official size).
 """
 
 from __future__ import annotations
@@ -29,16 +35,19 @@ from typing import Any
 
 from ..bundle import is_bundle
 from ..errors import BadInput, BadModel
+from . import _probe
 from .base import REGISTRY, BackendInfo, Runner, register
 
-__all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "Runner", "BackendInfo", "register"]
+__all__ = ["open_model", "choose_backend", "backends", "candidate_artifacts", "factory_options", "Runner", "BackendInfo",
+           "register"]
 
 # Artifacts looked for inside a directory, in order of preference for a backend that accepts several.
 # Reduced-precision ONNX files are taken only where no FP32 one is: an export folder is opened at full precision
 # (INT8 trades accuracy for speed: ask for it by path), while the embedded default, which ships only an INT8
 # ONNX beside its bundle (small, and 2x faster than FP32 on CPU at 41 dB PSNR), runs without torch.
 FULL_PRECISION_ONNX = ("generator.onnx", "generator_frames.onnx")
-REDUCED_PRECISION_ONNX = ("generator_fp16.onnx", "generator_int8.onnx")
+# The INT8 OpenVINO IR (export/openvino.py) is one more reduced-precision artifact.
+REDUCED_PRECISION_ONNX = ("generator_fp16.onnx", "generator_int8.onnx", "generator_int8_ov.xml")
 ARTIFACT_NAMES = ("generator_fp16.plan", *FULL_PRECISION_ONNX, *REDUCED_PRECISION_ONNX)
 
 _discovered = False
@@ -71,8 +80,12 @@ def candidate_artifacts(path: str | Path) -> list[Path]:
     return found
 
 
-def choose_backend(path: str | Path, backend: str = "auto") -> tuple[BackendInfo, Path, str]:
-    """(backend, artifact, reason) for opening `path`; BadInput/BadModel/MissingDependency when impossible."""
+def choose_backend(path: str | Path, backend: str = "auto", *, batch: int = 1, probe: bool | None = None,
+                   options: dict[str, Any] | None = None, measure: _probe.Measure | None = None) -> tuple[BackendInfo, Path, str]:
+    """(backend, artifact, reason) for opening `path`; BadInput/BadModel/MissingDependency when impossible.
+
+    With "auto", `batch` and `options` are what the probe runs with; `measure` replaces its timing (tests).
+    """
     registry = backends()
     artifacts = candidate_artifacts(path)
     if backend != "auto":
@@ -93,17 +106,30 @@ def choose_backend(path: str | Path, backend: str = "auto") -> tuple[BackendInfo
     pairs = [(info, a) for info in registry.values() for a in artifacts if info.accepts(a)]
     pairs.sort(key=lambda pair: -pair[0].priority_for(pair[1]))  # stable: ties keep ARTIFACT_NAMES order
     verdicts: dict[str, tuple[bool, str]] = {}
+    usable: list[tuple[BackendInfo, Path]] = []
     for info, artifact in pairs:
         if info.name not in verdicts:
             verdicts[info.name] = info.available()
-        ok, why = verdicts[info.name]
-        if ok:
-            passed = f"; skipped {'; '.join(skipped)}" if skipped else ""
-            return info, artifact, f"auto: {info.name} is the fastest backend available for {artifact.name} ({why}){passed}"
-        if not any(s.startswith(f"{info.name}:") for s in skipped):
-            skipped.append(f"{info.name}: {why}")
-    detail = "; ".join(skipped) if skipped else _kinds(registry, artifacts)
-    raise BadModel(f"no backend available for {path}: {detail}")
+            if not verdicts[info.name][0]:
+                skipped.append(f"{info.name}: {verdicts[info.name][1]}")
+        if verdicts[info.name][0]:
+            usable.append((info, artifact))
+    if not usable:
+        detail = "; ".join(skipped) if skipped else _kinds(registry, artifacts)
+        raise BadModel(f"no backend available for {path}: {detail}")
+    passed = f"; skipped {'; '.join(skipped)}" if skipped else ""
+    top, top_artifact = usable[0]
+    timed = [c for c in usable if c[0].probe]
+    if not _probe.probing_enabled(probe) or len(usable) == 1 or not top.probe or len(timed) < 2:
+        why = ("probing is off" if not _probe.probing_enabled(probe) else "the only candidate" if len(usable) == 1
+               else f"{top.name} is not probed (its first load is an engine build)" if not top.probe else "nothing to compare")
+        return (top, top_artifact, f"auto: {top.name} is the fastest backend available for {top_artifact.name} by the static "
+                f"order ({verdicts[top.name][1]}; {why}){passed}")
+    winner, measured = _probe.probe(timed, batch, options or {}, measure)
+    if winner is None:
+        return top, top_artifact, f"auto: no candidate ran in the probe ({measured}); {top.name} by the static order{passed}"
+    info, artifact = winner
+    return info, artifact, f"auto: {info.name} is the fastest for {artifact.name} here, {measured} ({verdicts[info.name][1]}){passed}"
 
 
 def _kinds(registry: dict[str, BackendInfo], artifacts: list[Path]) -> str:
@@ -111,18 +137,25 @@ def _kinds(registry: dict[str, BackendInfo], artifacts: list[Path]) -> str:
     return ", ".join(f"{a} loads with {'/'.join(b) or 'no backend'}" for a, b in by.items())
 
 
-def open_model(path: str | Path, backend: str = "auto", **opts: Any) -> Runner:
-    """Load a generator artifact on `backend` ("auto" picks; see the module docstring).
+def factory_options(info: BackendInfo, opts: dict[str, Any], strict: bool) -> dict[str, Any]:
+    """The options `info`'s factory takes; with `strict`, any other option is a BadInput."""
+    params = inspect.signature(info.factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(opts)
+    unknown = [k for k in opts if k not in params]
+    if unknown and strict:
+        raise BadInput(f"backend {info.name} takes no option(s) {', '.join(unknown)}")
+    return {k: v for k, v in opts.items() if k in params}
+
+
+def open_model(path: str | Path, backend: str = "auto", *, batch: int = 1, probe: bool | None = None, **opts: Any) -> Runner:
+    """Load a generator artifact on `backend` ("auto" measures and picks; see the module docstring).
 
     Options go to the backend that is picked; with "auto", options that backend does not take are dropped
-    (e.g. `threads` on a GPU backend). The returned runner has `.reason`: which backend and why.
+    (e.g. `threads` on a GPU backend). `batch` is the batch size `auto` probes at (faces per frame: 1 in most
+    videos). The returned runner has `.reason`: which backend and why.
     """
-    info, artifact, reason = choose_backend(path, backend)
-    params = inspect.signature(info.factory).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = [k for k in opts if k not in params and not takes_any]
-    if unknown and backend != "auto":
-        raise BadInput(f"backend {info.name} takes no option(s) {', '.join(unknown)}")
-    runner = info.factory(artifact, **{k: v for k, v in opts.items() if k not in unknown})
+    info, artifact, reason = choose_backend(path, backend, batch=batch, probe=probe, options=opts)
+    runner = info.factory(artifact, **factory_options(info, opts, strict=backend != "auto"))
     runner.reason = reason  # type: ignore[attr-defined]
     return runner

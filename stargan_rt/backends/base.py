@@ -59,6 +59,8 @@ class BackendInfo:
     priority: int  # higher is faster; `auto` picks the highest available that accepts the artifact
     # Priority for one artifact, where speed depends on it (an INT8 ONNX on CPU); None: `priority` for all.
     rank: Callable[[Path], int] | None = None
+    # Whether `auto` may time it: False for a backend whose first load is minutes of work (an engine build)
+    probe: bool = True
 
     def priority_for(self, artifact: Path) -> int:
         return self.rank(artifact) if self.rank is not None else self.priority
@@ -74,9 +76,10 @@ def register(
     available: Callable[[], tuple[bool, str]],
     priority: int,
     rank: Callable[[Path], int] | None = None,
+    probe: bool = True,
 ) -> Callable[[Callable[..., Runner]], Callable[..., Runner]]:
     def deco(factory: Callable[..., Runner]) -> Callable[..., Runner]:
-        REGISTRY[name] = BackendInfo(name, factory, accepts, available, priority, rank)
+        REGISTRY[name] = BackendInfo(name, factory, accepts, available, priority, rank, probe)
         return factory
 
     return deco

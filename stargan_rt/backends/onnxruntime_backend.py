@@ -156,7 +156,8 @@ class OrtCudaRunner(OrtRunner):
         return [("CUDAExecutionProvider", {"device_id": self.device_id}), "CPUExecutionProvider"]
 
 
-@register("ort-tensorrt", accepts=_is_onnx, available=lambda: _available("TensorrtExecutionProvider", True), priority=90)
+@register("ort-tensorrt", accepts=_is_onnx, available=lambda: _available("TensorrtExecutionProvider", True), priority=90,
+          probe=False)  # its first load builds a TensorRT engine: minutes, not a probe
 class OrtTensorrtRunner(OrtRunner):
     """TensorRT EP: builds (and caches) an engine from the ONNX on first load; FP16 by default.
 

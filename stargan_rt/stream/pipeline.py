@@ -1,21 +1,28 @@
-"""The streaming pipeline, wired in one function: capture -> translate -> output, three threads.
+"""The streaming pipeline, wired in one function: capture -> detect -> infer -> output, four threads.
 
     capture thread      source.read() -> [in slot]       live source: the slot keeps only the newest frame
-    worker thread       [in slot] -> detect, preprocess, infer, paste -> [out slot]
+    detect thread       [in slot] -> detect, preprocess (crops, labels) -> [middle slot]
+    infer thread        [middle slot] -> infer, paste -> [out slot]
     calling thread      [out slot] -> overlay, sink.write, keys
 
-Each hand-off holds ONE frame. For a live source the capture thread replaces a frame the worker has not taken
-yet (a drop, counted): when inference is slower than the camera, frames drop at the source and the latency
-stays one frame of capture plus one of processing, never a growing queue. For a file read as fast as
-possible, capture waits for the worker instead, so no frame is lost. The out slot always waits: the worker
-translates frame k+1 while the sink writes frame k (inference and output overlap), and a slow sink slows the
-worker, which makes a live source drop more, rather than building a backlog.
+Detection of frame N+1 overlaps inference of frame N (on a 2-core CPU: the Haar cascade on one core while the
+model runs; issue 12). With `overlap=False` one worker thread runs detect, preprocess, infer and paste in turn.
+
+Each hand-off holds ONE frame. For a live source the capture thread replaces a frame the detect thread has not
+taken yet (a drop, counted): when inference is slower than the camera, frames drop at the source and the latency
+stays bounded, never a growing queue. The detect thread takes a frame only when the middle slot is empty, so
+it runs one frame ahead of inference and no further, on the newest frame. For a file read as fast as possible,
+capture waits instead, so no frame is lost. The out slot always waits: frame k+1 is translated while the sink
+writes frame k (inference and output overlap), and a slow sink slows the pipeline, which makes a live source
+drop more, rather than building a backlog.
 
 The sink runs in the calling thread because GUI toolkits want imshow/waitKey on one thread.
 
 Stages (StageTimer, ms): capture = time inside source.read() (for a camera, or a file played in real time, it
 includes waiting for the next frame); detect / preprocess / infer / paste = Translator.translate_frame;
 output = sink.write; latency = from the end of source.read() to the end of sink.write for each frame shown.
+CPU: each stage's CPU time in its own thread (cpu_mean_ms), and what the libraries' thread pools used on top
+(inference runs there), per frame, with the cores the whole process kept busy.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import numpy as np
 
 from ..faces import Region
 from ..timing import StageTimer
-from ..translator import Translator
+from ..translator import FrameJob, Translator
 from .controls import HELP, Controls, draw_overlay
 from .sinks import Sink
 from .sources import Source
@@ -74,6 +81,13 @@ class Handoff(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def wait_empty(self) -> bool:
+        """Wait until the slot is free (nothing left for the next stage to take); False once closed."""
+        with self._cond:
+            while self._item is not None and not self._closed:
+                self._cond.wait()
+            return not self._closed
+
     def close(self) -> None:
         """No more items: get() drains what is there, then returns None; put() returns False."""
         with self._cond:
@@ -87,6 +101,7 @@ class Packet:
     frame: np.ndarray
     t_capture: float  # time.monotonic() when the frame was read
     regions: Sequence[Region] = ()
+    job: FrameJob | None = None  # between the detect and the infer thread
 
 
 @dataclass
@@ -102,21 +117,33 @@ class StreamReport:
     dropped: int = 0
     seconds: float = 0.0
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    output_span: float = 0.0  # seconds from the first frame out to the last
+    # CPU time per frame (ms): each stage's own thread (in `stages`), and the libraries' thread pools (the rest of the
+    # process: inference runs there); cores = the process's CPU seconds per second
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.processed / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def output_fps(self) -> float:
+        """The steady rate: frames out per second from the first to the last (no start-up in it); a live source
+        that is kept up with gives its own frame rate."""
+        return (self.processed - 1) / self.output_span if self.processed > 1 and self.output_span > 0 else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "sink": self.sink, "backend": self.backend, "live": self.live,
             "captured": self.captured, "processed": self.processed, "dropped": self.dropped,
-            "seconds": self.seconds, "fps": self.fps, "stages_ms": self.stages,
+            "seconds": self.seconds, "fps": self.fps, "output_fps": self.output_fps, "stages_ms": self.stages,
+            "cpu": self.cpu,
         }
 
     def text(self) -> str:
         lines = [
-            f"{self.processed} frames in {self.seconds:.2f} s = {self.fps:.1f} FPS; captured {self.captured}, "
+            f"{self.processed} frames in {self.seconds:.2f} s = {self.fps:.1f} FPS ({self.output_fps:.1f} FPS steady); "
+            f"captured {self.captured}, "
             f"dropped {self.dropped}{' (live source: only the newest frame is kept)' if self.live else ''}",
             f"backend: {self.backend}",
             f"{'stage':<11}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'count':>8}",
@@ -138,6 +165,7 @@ def run_stream(
     overlay: bool = False,
     on_frame: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    overlap: bool = True,
 ) -> StreamReport:
     """Run until the source ends, `max_frames` frames are out, a quit key, or `stop` is set; returns the report.
 
@@ -165,11 +193,11 @@ def run_stream(
     def capture() -> None:
         i = 0
         while not stop.is_set():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             frame = source.read()
             if frame is None:
                 return
-            timer.add("capture", time.perf_counter() - t0)
+            timer.add("capture", time.perf_counter() - t0, cpu=time.thread_time() - c0)
             report.captured += 1
             if not inbox.put(Packet(i, frame, time.monotonic())):
                 return
@@ -177,7 +205,7 @@ def run_stream(
             if max_frames and not source.live and i >= max_frames:
                 return
 
-    def work() -> None:
+    def work() -> None:  # both halves in one thread
         while (pkt := inbox.get()) is not None and not stop.is_set():
             label = controls.label()
             if label is not None:
@@ -185,14 +213,34 @@ def run_stream(
             if not outbox.put(pkt):
                 return
 
+    def detect() -> None:  # frame N+1 is found and cropped while frame N is inferred
+        # Take a frame only once the infer thread has taken the last one: it is then the newest the source has, and
+        # a live source drops the frames in between at the in slot (the latency stays one detect + one infer).
+        while middle.wait_empty() and (pkt := inbox.get()) is not None and not stop.is_set():
+            label = controls.label()
+            if label is not None:
+                pkt.job = translator.prepare_frame(pkt.frame, label, t=pkt.t_capture, timer=timer)
+            if not middle.put(pkt):
+                return
+
+    def infer() -> None:
+        while (pkt := middle.get()) is not None and not stop.is_set():
+            if pkt.job is not None:
+                pkt.frame, pkt.regions = translator.finish_frame(pkt.job, timer=timer)
+                pkt.job = None
+            if not outbox.put(pkt):
+                return
+
+    middle: Handoff[Packet] = Handoff(drop=False)
+    stages = ((capture, inbox), (detect, middle), (infer, outbox)) if overlap else ((capture, inbox), (work, outbox))
     threads = [
-        threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True)
-        for fn, feeds in ((capture, inbox), (work, outbox))
+        threading.Thread(target=guarded(fn, feeds), name=f"stargan-rt-{fn.__name__}", daemon=True) for fn, feeds in stages
     ]
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     recent: deque[float] = deque(maxlen=30)
     status: list[str] = []
     next_status = 0.0
+    first_out = 0.0
     completed = False
     for t in threads:
         t.start()
@@ -207,7 +255,10 @@ def run_stream(
                 draw_overlay(pkt.frame, [*status, controls.text(), HELP], pkt.regions)
             with timer.stage("output"):
                 sink.write(pkt.frame)
-            timer.add("latency", time.monotonic() - pkt.t_capture)
+            done = time.monotonic()
+            timer.add("latency", done - pkt.t_capture)
+            first_out = first_out if report.processed else done
+            report.output_span = done - first_out
             report.processed += 1
             if on_frame:
                 on_frame(report.processed)
@@ -222,13 +273,14 @@ def run_stream(
         raise
     finally:
         stop.set()
-        inbox.close()
-        outbox.close()
+        for slot in (inbox, middle, outbox):
+            slot.close()
         for t in threads:
             t.join(timeout=5.0)
         report.seconds = time.monotonic() - start
         report.dropped = inbox.dropped
         report.stages = timer.summary()
+        report.cpu = _cpu_use(time.process_time() - cpu_start, timer.cpu_seconds(), report)
         if completed:
             sink.close()
         else:
@@ -236,6 +288,13 @@ def run_stream(
     if errors:
         raise errors[0]
     return report
+
+
+def _cpu_use(process_s: float, in_stages_s: float, report: StreamReport) -> dict[str, float]:
+    frames = max(report.processed, 1)
+    return {"cores": process_s / report.seconds if report.seconds > 0 else 0.0,
+            "process_ms_per_frame": process_s / frames * 1e3,
+            "library_threads_ms_per_frame": max(0.0, process_s - in_stages_s) / frames * 1e3}
 
 
 def _status_lines(timer: StageTimer, recent: deque[float], dropped: int, backend: str) -> list[str]:

@@ -80,6 +80,33 @@ def test_cpu_goal_needs_both_the_speed_and_the_psnr():
     assert evaluate_goals([], [], None)[0]["status"] == "not measured"
 
 
+def test_with_trained_weights_in_the_run_their_psnr_decides_and_both_are_reported():
+    base = _grow("base", "baseline", 120.0, PSNR_CAP_DB)
+    random_int8 = _grow("ov int8", "ov-cpu", 28.0, 32.0, precision="int8")  # random weights quantize worse
+    trained_int8 = {**_grow("ov int8", "ov-cpu", 11.0, 41.5, precision="int8"), "model": "trained", "speedup": 4.1}
+    goal = evaluate_goals([base, random_int8], [], None)[0]
+    assert goal["status"] == "gap" and "no path reaches 35 dB" in goal["measured"]
+    goal = evaluate_goals([base, random_int8, trained_int8], [], None)[0]
+    assert goal["status"] == "met"
+    assert "32.0 dB with the official-size random weights" in goal["measured"] and "41.5 dB with the trained" in goal["measured"]
+    random_int8.update(pct_compute_floor=80.0, peak="cpu matmul int8: 0.881 T/s")
+    assert "80% of the INT8 compute floor (22.4 ms" in evaluate_goals([base, random_int8, trained_int8], [], None)[0]["measured"]
+
+
+def test_the_best_path_must_beat_openvino_defaults_on_the_same_int8_onnx_by_ten_percent():
+    base = _grow("base", "baseline", 120.0, PSNR_CAP_DB)
+    anchor = _grow("OpenVINO default, the INT8 ONNX (anchor)", "bench-openvino-default", 33.0, 40.0, precision="int8")
+    ours = _grow("ov-cpu int8", "ov-cpu", 29.0, 40.0, precision="int8")
+    goals = {g["goal"]: g for g in evaluate_goals([base, anchor, ours], [], None)}
+    vs_ov = goals["2-core CPU: best path vs OpenVINO's defaults on the same INT8 ONNX"]
+    assert vs_ov["status"] == "met" and "1.14x" in vs_ov["measured"]
+    assert goals["2-core CPU: best path at 128x128, batch 1"]["measured"].startswith("ov-cpu int8")  # never the anchor
+    ours["latency"]["p50_ms"] = 31.0  # 1.06x
+    vs_ov = {g["goal"]: g for g in evaluate_goals([base, anchor, ours], [], None)}[vs_ov["goal"]]
+    assert vs_ov["status"] == "gap" and "needs <= 30.0 ms" in vs_ov["measured"]
+    assert {g["goal"]: g["status"] for g in evaluate_goals([base, ours], [], None)}[vs_ov["goal"]] == "not measured"
+
+
 def test_gpu_goals_use_device_compute_and_throughput():
     b1 = _grow("fp16", "torch-cuda", 0.9, 45.0, device="cuda", precision="fp16")
     b1["compute"] = {"p50_ms": 0.25}
@@ -92,19 +119,41 @@ def test_gpu_goals_use_device_compute_and_throughput():
     assert goals["GPU: throughput at batch 64, 128x128"] == "gap"
 
 
-def test_pipeline_goal_and_bottleneck():
+def test_bottleneck_is_the_thread_that_sets_the_pace():
     stages = {"capture": {"mean_ms": 33.0}, "detect": {"mean_ms": 20.0}, "infer": {"mean_ms": 30.0}, "output": {"mean_ms": 0.1}}
-    assert bottleneck(stages) == "worker: infer"  # detect + infer run in one thread: 50 ms > 33 ms
+    assert bottleneck(stages, overlap=False) == "worker: infer"  # detect + infer in one thread: 50 ms > 33 ms
+    assert bottleneck(stages) == "capture"  # overlapped, each in its own thread: 20 and 30 ms < 33 ms
+    stages["paste"] = {"mean_ms": 8.0}
+    assert bottleneck(stages) == "infer thread: infer"  # infer + paste: 38 ms
     stages["infer"]["mean_ms"] = 5.0
     assert bottleneck(stages) == "capture"
     assert bottleneck({}) is None
-    run = {"variant": "ort-cpu int8", "device": "cpu", "faces": 1, "mode": "live", "fps": 27.0, "dropped": 0, "captured": 60,
-           "latency_p50_ms": 60.0, "error": None, "bottleneck": "capture"}
-    cfg = {"width": 640, "height": 480}
-    status = {g["goal"]: g["status"] for g in evaluate_goals([], [run], cfg)}
-    assert status["2-core CPU: live pipeline, one face, 640x480"] == "met"
-    assert {g["goal"]: g["status"] for g in evaluate_goals([], [run], {"width": 320, "height": 240})}[
-        "2-core CPU: live pipeline, one face, 640x480"] == "gap"  # not the size the goal names
+
+
+def _live(faces=1, fps=30.0, dropped=0, p99=50.0, found=None, mode="live"):
+    return {"variant": "ov-cpu int8", "device": "cpu", "faces": faces, "mode": mode, "fps": fps - 0.3, "output_fps": fps,
+            "dropped": dropped, "captured": 300, "latency_p50_ms": 30.0, "latency_p99_ms": p99, "error": None,
+            "bottleneck": "capture", "faces_per_frame": faces if found is None else found}
+
+
+def test_live_pipeline_goals_need_the_rate_no_drops_the_latency_and_the_faces():
+    cfg = {"width": 640, "height": 480, "fps": 30.0}
+    one, three = "2-core CPU: live pipeline, one face, 640x480", "2-core CPU: live pipeline, three faces, 640x480"
+
+    def status(*rows, cfg=cfg):
+        return {g["goal"]: g["status"] for g in evaluate_goals([], list(rows), cfg)}
+
+    assert status(_live(), _live(faces=3, fps=21.0)) == {**status(), one: "met", three: "met"}
+    assert status(_live(fps=29.0))[one] == "gap"  # the source's 30 FPS, steady, is the goal
+    assert status(_live(dropped=2))[one] == "gap"
+    assert status(_live(p99=70.0))[one] == "gap"
+    assert status(_live(found=0.5))[one] == "gap"  # fast because the detector found nothing is not fast
+    assert status(_live(mode="max"))[one] == "not measured"  # only a paced, camera-like run counts
+    assert status(_live(), cfg={"width": 320, "height": 240, "fps": 30.0})[one] == "gap"  # not the size the goal names
+    assert status(_live(faces=3, fps=19.0))[three] == "gap"
+    assert status(_live(faces=3, fps=20.0, dropped=100, p99=90.0))[three] == "met"  # three faces: the rate only
+    gap = {g["goal"]: g for g in evaluate_goals([], [_live(fps=25.0, dropped=9)], cfg)}[one]["measured"]
+    assert "1.20x short of 30 FPS" in gap and "9 of 300 frames dropped" in gap
 
 
 def test_selection_always_keeps_the_baseline_of_each_device():
@@ -117,6 +166,15 @@ def test_selection_always_keeps_the_baseline_of_each_device():
     assert [v.name for v in both if v.is_baseline] == ["torch-cpu fp32 eager (baseline)", "torch-cuda fp32 eager (baseline)"]
     quick = select(None, quick=True)
     assert all(v.quick for v in quick) and any(v.backend == "ort-cpu" and v.precision == "int8" for v in quick)
+
+
+def test_openvino_rows_always_come_with_openvino_defaults_on_the_int8_onnx():
+    from benchmarks.variants import select
+
+    names = [v.name for v in select(["ov-cpu int8"], quick=False)]
+    assert names[:2] == ["torch-cpu fp32 eager (baseline)", "OpenVINO default, the INT8 ONNX (anchor)"]
+    assert {"ov-cpu int8, the INT8 ONNX", "ov-cpu int8, OpenVINO IR"} <= set(names)
+    assert not any(v.is_anchor for v in select(["ort-cpu"], quick=False))
 
 
 def test_cpu_verdicts_on_a_busy_machine_are_marked_unreliable():

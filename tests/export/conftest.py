@@ -81,10 +81,11 @@ def faces_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory: pytest.TempPathFactory, bundle: Path, faces_dir: Path) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
-    """One full `stargan-rt export` (float, frames, FP16, INT8, Triton) shared by the tests that inspect its output."""
+    """One full `stargan-rt export` (float, frames, FP16, INT8, OpenVINO IR, Triton) shared by the tests that inspect it."""
     root = tmp_path_factory.mktemp("export")
     out, triton = root / "out", root / "triton"
-    r = stargan_rt_process("export", bundle, "-o", out, "--calib", faces_dir, "--batch", "1:2:4", "--triton", triton)
+    r = stargan_rt_process("export", bundle, "-o", out, "--calib", faces_dir, "--batch", "1:2:4", "--triton", triton,
+                           "--openvino-ir")
     assert r.returncode == 0, r.stderr
     return out, triton, r
 

@@ -15,7 +15,8 @@ def _numbers(stdout: str) -> dict[str, float]:
     return {"max": float(m.group(1)), "mean": float(m.group(2)), "psnr": float(m.group(3))}
 
 
-@pytest.mark.parametrize("artifact", ["generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx"])
+@pytest.mark.parametrize("artifact", ["generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx",
+                                      "generator_int8_ov.xml"])
 def test_every_exported_artifact_agrees_with_the_bundle(exported, bundle, artifact):
     r = stargan_rt("check", bundle, exported[0] / artifact, "--batch", "3")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -23,6 +24,8 @@ def test_every_exported_artifact_agrees_with_the_bundle(exported, bundle, artifa
     assert n["max"] >= n["mean"] >= 0 and "agree" in r.stdout
     if artifact == "generator.onnx":
         assert n["max"] <= 1e-4
+    if artifact.endswith(".xml"):  # an OpenVINO IR runs on ov-cpu and is held to the INT8 tolerance
+        assert "B: ov-cpu: OpenVINO" in r.stdout and "int8" in r.stdout and "PSNR >= 30 dB" in r.stdout
 
 
 def test_different_weights_disagree_with_exit_status_1(bundle, other_bundle):

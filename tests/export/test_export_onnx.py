@@ -24,7 +24,8 @@ def _session(path: Path) -> ort.InferenceSession:
 def test_export_writes_every_artifact_and_a_report(exported):
     out, _, result = exported
     names = {p.name for p in out.iterdir()}
-    assert {"generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx", "export_report.json"} <= names
+    assert {"generator.onnx", "generator_frames.onnx", "generator_fp16.onnx", "generator_int8.onnx", "generator_int8_ov.xml",
+            "generator_int8_ov.bin", "export_report.json"} <= names
     assert not [n for n in names if n.endswith(".data")], "weights must be inside the .onnx (external_data=False)"
     assert "wrote" in result.stdout
 

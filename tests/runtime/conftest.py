@@ -6,6 +6,10 @@ shapes and agreement between backends, not image quality.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,6 +19,9 @@ import pytest
 from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess, save_bundle
 
 SIZE = 16
+# `auto` caches its probe verdicts: the tests' verdicts go to a folder of their own, not the user's cache
+os.environ.setdefault("STARGAN_RT_CACHE", tempfile.mkdtemp(prefix="stargan-rt-test-cache-"))
+atexit.register(shutil.rmtree, os.environ["STARGAN_RT_CACHE"], True)
 CELEBA_TINY = DomainSet(
     name="CelebA",
     kind="multi_label",
@@ -76,7 +83,8 @@ def tiny_bundle(tiny_generator) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_generator) -> dict[str, Path]:
-    """{"bundle": dir, "onnx": float ONNX, "frames_onnx": frames ONNX} of the tiny generator."""
+    """{"bundle": dir, "onnx": float ONNX, "frames_onnx": frames ONNX, "int8_onnx": the INT8 QDQ ONNX,
+    "openvino_ir": the INT8 OpenVINO IR} of the tiny generator (the INT8 ones as `stargan-rt export` makes them)."""
     import torch
 
     pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript")
@@ -99,10 +107,29 @@ def tiny_models(tiny_generator) -> dict[str, Path]:
     x = torch.zeros(2, 3, SIZE, SIZE)
     c = torch.zeros(2, 5)
     f = torch.zeros(2, SIZE, SIZE, 3, dtype=torch.uint8)
-    return {
+    models = {
         "bundle": bundle,
         "onnx": _export_onnx(g, (x, c), ("image", "label"), "translated", root / "generator.onnx", meta, "float"),
         "frames_onnx": _export_onnx(
             Frames().eval(), (f, c), ("frames", "label"), "translated_frames", root / "generator_frames.onnx", meta, "frames"
         ),
     }
+    return {**models, **_int8_models(models["onnx"], meta, root)}
+
+
+def _int8_models(float_onnx: Path, meta: ModelMeta, root: Path) -> dict[str, Path]:
+    import onnx
+
+    from export.calibration import Samples
+    from export.int8 import float_to_int8
+    from export.openvino import OPENVINO_RECIPE, save_ir
+
+    rng = np.random.default_rng(0)
+    calib = Samples(rng.uniform(-1, 1, (8, 3, SIZE, SIZE)).astype(np.float32),
+                    rng.integers(0, 2, (8, 5)).astype(np.float32), "random")
+    model = onnx.load(str(float_onnx))
+    onnx.save(float_to_int8(model, calib), str(root / "generator_int8.onnx"))
+    ir_source = float_to_int8(model, calib, OPENVINO_RECIPE)  # what the IR holds, as a QDQ ONNX onnxruntime can run
+    onnx.save(ir_source, str(root / "generator_int8_ov_qdq.onnx"))
+    return {"int8_onnx": root / "generator_int8.onnx", "openvino_ir": save_ir(ir_source, root / "generator_int8_ov.xml"),
+            "openvino_ir_qdq": root / "generator_int8_ov_qdq.onnx"}

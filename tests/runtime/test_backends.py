@@ -20,9 +20,15 @@ from stargan_rt.errors import BadInput, BadModel, MissingDependency
 
 from .conftest import SIZE
 
-ARTIFACT_KINDS = ("bundle", "onnx", "frames_onnx", "plan")
+ARTIFACT_KINDS = ("bundle", "onnx", "frames_onnx", "int8_onnx", "openvino_ir", "plan")
 # How far each backend may be from the FP32 PyTorch reference, on [-1, 1] outputs (tiny random model).
 TOLERANCE = {"torch-cpu-bf16": 0.08, "torch-cuda": 0.02, "ort-tensorrt": 0.02, "tensorrt": 0.02}
+BF16 = 0.08  # a runner that reports bf16 layers (ov-cpu with precision="bf16", or an INT8 model's float layers)
+# Settings every backend's cases also run with, beyond its defaults (ov-cpu: float layers in bf16 on request).
+OPTIONS = {"ov-cpu": ({"precision": "bf16"},)}
+# INT8 artifacts are compared with onnxruntime CPU on the same QDQ graph (exact QDQ arithmetic), not with FP32.
+INT8_REFERENCE = {"int8_onnx": "int8_onnx", "openvino_ir": "openvino_ir_qdq"}
+INT8_BF16_MAX, INT8_BF16_MEAN = 0.25, 0.04  # see _expected
 
 
 def _make_probes() -> dict[str, Path]:
@@ -31,28 +37,40 @@ def _make_probes() -> dict[str, Path]:
     atexit.register(shutil.rmtree, d, True)
     (d / "bundle").mkdir()
     (d / "bundle" / "model.json").write_text("{}")
-    for name in ("g.onnx", "g.plan"):
+    for name in ("g.onnx", "g_int8.onnx", "g.xml", "g.plan"):
         (d / name).write_bytes(b"")
-    return {"bundle": d / "bundle", "onnx": d / "g.onnx", "frames_onnx": d / "g.onnx", "plan": d / "g.plan"}
+    return {"bundle": d / "bundle", "onnx": d / "g.onnx", "frames_onnx": d / "g.onnx", "int8_onnx": d / "g_int8.onnx",
+            "openvino_ir": d / "g.xml", "plan": d / "g.plan"}
 
 
 def _cases():
-    """(backend, artifact kind) pairs: every registered backend with every test artifact it can load."""
+    """(backend, artifact kind, options): every registered backend with every test artifact it can load, at its
+    default settings and at each of its OPTIONS."""
     probes = _make_probes()
     for name, info in backends().items():
         for kind in ARTIFACT_KINDS:
             if info.accepts(probes[kind]):
-                yield pytest.param(name, kind, id=f"{name}-{kind}")
+                for opts in ({}, *OPTIONS.get(name, ())):
+                    tag = "".join(f"[{k}={v}]" for k, v in opts.items())
+                    yield pytest.param(name, kind, opts, id=f"{name}{tag}-{kind}")
 
 
 def test_every_planned_backend_is_registered():
-    assert {"tensorrt", "ort-tensorrt", "ort-cuda", "ort-cpu", "torch-cuda", "torch-cpu-bf16", "torch-cpu"} <= set(backends())
+    assert {"tensorrt", "ort-tensorrt", "ort-cuda", "ort-cpu", "ov-cpu", "torch-cuda", "torch-cpu-bf16", "torch-cpu"} <= set(backends())
 
 
 def test_priorities_follow_the_documented_order():
-    order = list(backends())  # highest priority first
+    order = list(backends())  # highest priority first, for float artifacts
     assert order.index("tensorrt") < order.index("ort-tensorrt") < order.index("torch-cuda") < order.index("ort-cuda")
-    assert order.index("ort-cuda") < order.index("torch-cpu-bf16") < order.index("ort-cpu") < order.index("torch-cpu")
+    assert order.index("ort-cuda") < order.index("torch-cpu-bf16") < order.index("ov-cpu") < order.index("ort-cpu")
+    assert order.index("ort-cpu") < order.index("torch-cpu")
+
+
+def test_an_int8_artifact_ranks_openvino_first_on_the_cpu(tmp_path):
+    info = backends()
+    int8 = tmp_path / "generator_int8.onnx"
+    assert info["ov-cpu"].priority_for(int8) > info["ort-cpu"].priority_for(int8) > info["torch-cpu-bf16"].priority
+    assert info["ov-cpu"].priority_for(tmp_path / "generator_int8_ov.xml") > info["ov-cpu"].priority_for(tmp_path / "generator.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +84,7 @@ def reference(tiny_bundle):
         return {"x": x, "frames": frames, "c": c, "y": ref.infer(x, c), "yf": ref.infer_frames(frames, c)}
 
 
-def _open(name, kind, request):
+def _open(name, kind, request, opts=None):
     info = backends()[name]
     ok, why = info.available()
     if not ok:
@@ -74,8 +92,8 @@ def _open(name, kind, request):
     if kind == "plan":  # reached only where the TensorRT backend runs: a GPU, its driver and pycuda
         return open_model(_engine(request.getfixturevalue("tiny_models")["onnx"], request.getfixturevalue("tmp_path")), name)
     if kind == "bundle":
-        return open_model(request.getfixturevalue("tiny_bundle"), name)
-    return open_model(request.getfixturevalue("tiny_models")[kind], name)
+        return open_model(request.getfixturevalue("tiny_bundle"), name, **(opts or {}))
+    return open_model(request.getfixturevalue("tiny_models")[kind], name, **(opts or {}))
 
 
 def _engine(onnx_path: Path, folder: Path) -> Path:
@@ -100,34 +118,57 @@ def _engine(onnx_path: Path, folder: Path) -> Path:
     return plan
 
 
-@pytest.mark.parametrize("name,kind", list(_cases()))
-def test_infer_float_contract(name, kind, request, reference):
-    with _open(name, kind, request) as runner:
+def _expected(runner, kind, request, reference):
+    """(float output, frames output, max abs error on [-1, 1], mean abs error or None) this runner must match."""
+    if kind in INT8_REFERENCE:
+        with open_model(request.getfixturevalue("tiny_models")[INT8_REFERENCE[kind]], "ort-cpu") as exact:
+            y, yf = exact.infer(reference["x"], reference["c"]), exact.infer_frames(reference["frames"], reference["c"])
+    else:
+        y, yf = reference["y"], reference["yf"]
+    # A runner that reports its float layers as fp32 must give fp32 results: its precision report is checked here.
+    bf16 = "bf16" in str(getattr(runner, "precision", ""))
+    if bf16 and kind in INT8_REFERENCE:
+        # bf16 layers between INT8 ones: a bf16 rounding can move a value across a quantization step of the next
+        # layer (the tiny model's steps are coarse), so a few values are off by a step; on average they agree.
+        return y, yf, INT8_BF16_MAX, INT8_BF16_MEAN
+    return y, yf, BF16 if bf16 else TOLERANCE.get(runner.name, 1e-4), None
+
+
+def _assert_close(actual, want, max_abs, mean_abs=None):
+    d = np.abs(actual.astype(np.float64) - want.astype(np.float64))
+    assert d.max() <= max_abs and (mean_abs is None or d.mean() <= mean_abs), (
+        f"max abs error {d.max():.4g} (allowed {max_abs:g}), mean {d.mean():.4g} (allowed {mean_abs})")
+
+
+@pytest.mark.parametrize("name,kind,opts", list(_cases()))
+def test_infer_float_contract(name, kind, opts, request, reference):
+    with _open(name, kind, request, opts) as runner:
         y = runner.infer(reference["x"], reference["c"])
         assert y.shape == (3, 3, SIZE, SIZE) and y.dtype == np.float32
         assert -1.0 <= y.min() and y.max() <= 1.0
+        want, _, max_abs, mean_abs = _expected(runner, kind, request, reference)
         # A frames model quantises the input to uint8 (the network amplifies that a little) and the output too.
-        tol = TOLERANCE.get(name, 1e-4) + (0.05 if kind == "frames_onnx" else 0.0)
-        np.testing.assert_allclose(y, reference["y"], atol=tol)
+        _assert_close(y, want, max_abs + (0.05 if kind == "frames_onnx" else 0.0), mean_abs)
         assert runner.describe().startswith(name)
 
 
-@pytest.mark.parametrize("name,kind", list(_cases()))
-def test_infer_frames_contract(name, kind, request, reference):
-    with _open(name, kind, request) as runner:
+@pytest.mark.parametrize("name,kind,opts", list(_cases()))
+def test_infer_frames_contract(name, kind, opts, request, reference):
+    with _open(name, kind, request, opts) as runner:
         out = runner.infer_frames(reference["frames"], reference["c"])
         assert out.shape == (3, SIZE, SIZE, 3) and out.dtype == np.uint8
-        diff = np.abs(out.astype(int) - reference["yf"].astype(int))
-        assert diff.max() <= (1 if TOLERANCE.get(name, 0) == 0 else 255 * TOLERANCE[name] / 2 + 1)
+        _, want, max_abs, mean_abs = _expected(runner, kind, request, reference)
+        grey = lambda tol: 1 if tol <= 1e-4 else 255 * tol / 2 + 1  # noqa: E731 - [-1, 1] error in grey levels
+        _assert_close(out, want, grey(max_abs), None if mean_abs is None else 255 * mean_abs / 2)
         # the batch is not mixed up: each image's output depends on its own label
         single = runner.infer_frames(reference["frames"][2:3], reference["c"][2:3])
         assert np.abs(single.astype(int) - out[2:3].astype(int)).max() <= 1
 
 
-@pytest.mark.parametrize("name,kind", list(_cases()))
-def test_bad_shapes_and_dtypes_are_rejected_with_bad_input(name, kind, request, reference):
+@pytest.mark.parametrize("name,kind,opts", list(_cases()))
+def test_bad_shapes_and_dtypes_are_rejected_with_bad_input(name, kind, opts, request, reference):
     x, c, frames = reference["x"], reference["c"], reference["frames"]
-    with _open(name, kind, request) as runner:
+    with _open(name, kind, request, opts) as runner:
         bad_calls = [
             lambda: runner.infer(x[:, :, :8, :8], c),  # wrong size
             lambda: runner.infer(x[:, :2], c),  # wrong channels
@@ -145,23 +186,23 @@ def test_bad_shapes_and_dtypes_are_rejected_with_bad_input(name, kind, request, 
                 call()
 
 
-@pytest.mark.parametrize("name,kind", list(_cases()))
-def test_context_manager_closes_the_runner(name, kind, request, reference):
-    with _open(name, kind, request) as runner:
+@pytest.mark.parametrize("name,kind,opts", list(_cases()))
+def test_context_manager_closes_the_runner(name, kind, opts, request, reference):
+    with _open(name, kind, request, opts) as runner:
         runner.infer_frames(reference["frames"][:1], reference["c"][:1])
     with pytest.raises(RuntimeError, match="closed"):
         runner.infer_frames(reference["frames"][:1], reference["c"][:1])
 
 
-def test_auto_picks_the_fastest_available_backend_and_says_why(tiny_models):
+def test_auto_without_probing_takes_the_static_order_and_says_why(tiny_models):
     for kind in ("bundle", "onnx"):
-        info, artifact, reason = choose_backend(tiny_models[kind])
+        info, artifact, reason = choose_backend(tiny_models[kind], probe=False)
         available = [
             n for n, i in backends().items() if i.accepts(tiny_models[kind]) and i.available()[0]
         ]
         assert info.name == available[0]  # backends() is ordered by priority
-        assert reason.startswith(f"auto: {info.name}")
-        with open_model(tiny_models[kind]) as runner:
+        assert reason.startswith(f"auto: {info.name}") and "probing is off" in reason
+        with open_model(tiny_models[kind], probe=False) as runner:
             assert runner.name == info.name and runner.reason == reason
 
 
@@ -185,8 +226,11 @@ def test_reduced_precision_onnx_is_a_candidate_only_where_no_full_precision_one_
 
 @pytest.mark.parametrize("amx, expected", [(False, "ort-cpu"), (True, "torch-cpu-bf16")])
 def test_an_int8_onnx_outranks_torch_bf16_on_cpus_without_amx(tiny_models, tmp_path, monkeypatch, amx, expected):
+    import dataclasses
+
     import stargan_rt.backends.onnxruntime_backend as ort_backend
     import stargan_rt.backends.torch_backend as torch_backend
+    from stargan_rt.backends.base import REGISTRY
 
     # bf16 autocast is 1.75x and INT8 2.5x faster than FP32 on the AVX-512 CPU without AMX; with AMX bf16 wins.
     monkeypatch.setattr(ort_backend, "cpu_has", lambda *names: amx)
@@ -194,7 +238,10 @@ def test_an_int8_onnx_outranks_torch_bf16_on_cpus_without_amx(tiny_models, tmp_p
     d = tmp_path / "default"
     shutil.copytree(tiny_models["bundle"], d)
     shutil.copy(tiny_models["onnx"], d / "generator_int8.onnx")
-    info, artifact, reason = choose_backend(d)
+    if backends()["ov-cpu"].available()[0]:  # OpenVINO INT8 outranks both, AMX or not
+        assert choose_backend(d, probe=False)[:2] == (backends()["ov-cpu"], d / "generator_int8.onnx")
+    monkeypatch.setitem(REGISTRY, "ov-cpu", dataclasses.replace(REGISTRY["ov-cpu"], available=lambda: (False, "hidden")))
+    info, artifact, reason = choose_backend(d, probe=False)
     assert (info.name, artifact) == (expected, d / "generator_int8.onnx" if expected == "ort-cpu" else d)
     assert reason.startswith(f"auto: {expected}")
 
@@ -211,6 +258,14 @@ def test_unknown_backend_missing_model_and_corrupt_onnx_fail_with_one_clear_line
     assert "\n" not in str(err.value)
     with pytest.raises(BadModel, match="cannot load"):
         open_model(tiny_models["bundle"], "ort-cpu")  # a bundle is not an ONNX
+    if backends()["ov-cpu"].available()[0]:
+        with pytest.raises(BadModel, match="OpenVINO cannot load it") as err:
+            open_model(corrupt, "ov-cpu")
+        assert "\n" not in str(err.value)
+        xml = tmp_path / "no_weights.xml"
+        shutil.copy(tiny_models["openvino_ir"], xml)  # an IR whose .bin is missing
+        with pytest.raises(BadModel, match="OpenVINO cannot load it"):
+            open_model(xml, "ov-cpu")
 
 
 def test_onnx_without_stargan_metadata_is_refused(tiny_models, tmp_path):
@@ -219,8 +274,10 @@ def test_onnx_without_stargan_metadata_is_refused(tiny_models, tmp_path):
     del model.metadata_props[:]
     plain = tmp_path / "plain.onnx"
     onnx.save(model, str(plain))
-    with pytest.raises(BadModel, match="no 'stargan_rt' metadata"):
-        open_model(plain, "ort-cpu")
+    for backend in ("ort-cpu", "ov-cpu"):
+        if backends()[backend].available()[0]:
+            with pytest.raises(BadModel, match="no 'stargan_rt' metadata"):
+                open_model(plain, backend)
 
 
 def test_options_reach_the_backend_and_unknown_options_are_refused(tiny_models):
@@ -228,6 +285,33 @@ def test_options_reach_the_backend_and_unknown_options_are_refused(tiny_models):
         assert runner.session.get_session_options().intra_op_num_threads == 1
     with pytest.raises(BadInput, match="takes no option"):
         open_model(tiny_models["onnx"], "ort-cpu", fp16=True)
+    if backends()["ov-cpu"].available()[0]:
+        with open_model(tiny_models["onnx"], "ov-cpu", threads=1) as runner:
+            assert runner.threads == 1 and "1 threads" in runner.describe()
+        with pytest.raises(BadInput, match="precision must be one of f32, bf16"):
+            open_model(tiny_models["onnx"], "ov-cpu", precision="fp16")
+
+
+def test_openvino_reports_the_precision_it_runs(tiny_models, reference):
+    """OpenVINO runs float layers in bf16 on bf16 CPUs unless told: what it reports must be what it ran."""
+    from stargan_rt.backends._cpu import cpu_has
+
+    if not backends()["ov-cpu"].available()[0]:
+        pytest.skip("OpenVINO is not installed")
+    x, c = reference["x"], reference["c"]
+    with open_model(tiny_models["onnx"], "ov-cpu") as f32, open_model(tiny_models["onnx"], "ov-cpu", precision="bf16") as bf16:
+        assert f32.precision == "fp32" and "fp32" in f32.describe()
+        np.testing.assert_allclose(f32.infer(x, c), reference["y"], atol=1e-4)
+        if not cpu_has("avx512_bf16", "amx_bf16"):
+            assert bf16.precision == "fp32" and "asked for bf16 but this CPU runs fp32" in bf16.describe()
+            return
+        assert bf16.precision == "bf16" and "fp32" not in bf16.describe()
+        assert np.abs(bf16.infer(x, c) - reference["y"]).max() > 1e-3  # really ran in bf16
+    with open_model(tiny_models["int8_onnx"], "ov-cpu") as int8, open_model(tiny_models["openvino_ir"], "ov-cpu") as ir:
+        # the tiny model has 8 convolutions; the INT8 ONNX leaves the first and both ConvTranspose in float,
+        # the IR quantizes ConvTranspose too
+        assert int8.precision == "int8 (5 of 8 convolutions; other layers bf16)"
+        assert ir.precision == "int8 (7 of 8 convolutions; other layers bf16)"
 
 
 def _write_plan_with_sidecar(tmp_path, meta, gpu="NVIDIA H100 80GB HBM3", cc="9.0", trt="10.13.0.35"):

@@ -144,6 +144,77 @@ def test_a_file_source_is_never_dropped_even_with_a_slow_backend(tmp_path):
     assert report.processed == 12 and report.dropped == 0 and len(sink.frames) == 12
 
 
+class Intervals:
+    """(start, end) of each call, from every thread: to see which stages ran at the same time."""
+
+    def __init__(self):
+        self.calls: list[tuple[float, float]] = []
+
+    def timed(self, delay: float) -> None:
+        t0 = time.monotonic()
+        time.sleep(delay)
+        self.calls.append((t0, time.monotonic()))
+
+
+class SlowDetector:
+    """One face in the middle of every frame, found in `delay` seconds."""
+
+    name = "slow"
+
+    def __init__(self, delay: float, log: Intervals):
+        from stargan_rt.faces.detect import HAAR_FRAMING
+
+        self.framing, self.delay, self.log = HAAR_FRAMING, delay, log
+
+    def detect(self, frame):
+        from stargan_rt.faces import Box
+
+        self.log.timed(self.delay)
+        h, w = frame.shape[:2]
+        return [Box(w * 0.3, h * 0.3, w * 0.4, h * 0.4)]
+
+
+class LoggedRunner(SlowRunner):
+    def __init__(self, delay: float, log: Intervals):
+        super().__init__(delay)
+        self.log = log
+
+    def infer(self, x, c):
+        self.log.timed(self.delay)
+        return x
+
+
+class NumberedFrames:
+    """A file-like source (not live: nothing is dropped) of n frames, frame k's pixels all equal k."""
+
+    name, live, total = "numbered", False, None
+
+    def __init__(self, n: int):
+        self.n, self.i = n, 0
+
+    def read(self):
+        self.i += 1
+        return np.full((64, 64, 3), self.i, np.uint8) if self.i <= self.n else None
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_detection_of_the_next_frame_overlaps_inference_of_this_one(overlap):
+    detected, inferred = Intervals(), Intervals()
+    tr = Translator(LoggedRunner(0.03, inferred), detector=SlowDetector(0.03, detected), smooth=False)
+    sink = ListSink()
+    report = run_stream(NumberedFrames(8), tr, sink, Controls(tr.labels, "Male"), overlap=overlap)
+    assert report.processed == 8 and report.dropped == 0
+    assert [int(f[0, 0, 0]) for f in sink.frames] == list(range(1, 9))  # in order, none lost (corners are not pasted)
+    both = sum(1 for d0, d1 in detected.calls for i0, i1 in inferred.calls if d0 < i1 and i0 < d1)
+    if overlap:  # frame k+1 is detected while frame k is inferred: nearly every detection overlaps an inference
+        assert both >= 5
+    else:  # one worker thread: never at the same time
+        assert both == 0
+
+
 def test_keys_switch_the_target_and_quit():
     tr = _translator(0.0)
     controls = Controls(tr.labels, "Male")
@@ -192,10 +263,10 @@ def test_a_video_file_streams_end_to_end_through_onnxruntime_on_cpu(tiny_models,
     out = tmp_path / "out.mp4"
     stats = tmp_path / "stats.json"
     rc = main(["video", str(src), str(out), "-t", "Blond_Hair,-Young", "-m", str(tiny_models["onnx"]),
-               "-d", "none", "--stats-json", str(stats)])
+               "-d", "none", "--stats-json", str(stats), "-b", "ort-cpu"])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert "backend: ort-cpu" in err and "why: auto" in err
+    assert "backend: ort-cpu" in err and "why: asked for ort-cpu" in err  # auto's own choice: test_auto_probe.py
     frames = _decode(out)
     assert len(frames) == 10 and frames[0].shape == (96, 128, 3)
     report = json.loads(stats.read_text())
