@@ -63,8 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, help="frames per pipeline run (default 300; quick 60)")
     p.add_argument("--modes", type=_names, help="pipeline modes: max (as fast as possible), live (paced like a camera)")
     p.add_argument("--video", help="a video for the one-face pipeline runs (default: one is rendered)")
-    p.add_argument("--no-overlap", action="store_true", help="pipeline: detect and infer in one thread, one after the other "
-                   "(default: detection of frame N+1 overlaps inference of frame N)")
+    p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
+                   help="pipeline: detect frame N+1 while frame N is inferred, or (--no-overlap) both in one thread "
+                   "(default: as the runtime decides, stream.overlap_pays)")
     p.add_argument("--frame-size", default="640x480", help="size of the rendered pipeline videos (default 640x480)")
     p.add_argument("--video-source", choices=("auto", "synth", "drawn"), default="auto",
                    help="rendered videos: SynthFaces clips (synth), OpenCV-drawn faces (drawn), synth when installed (auto)")
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     pipe_cfg = PipelineConfig(
         faces=args.faces or (1, 3), frames=args.frames or (60 if args.quick else 300), width=width, height=height,
         size=128 if 128 in gen_cfg.sizes or not gen_cfg.sizes else gen_cfg.sizes[0], modes=tuple(modes), video=args.video, video_source=args.video_source,
-        threads=args.threads, deadline=deadline, paste_reference=args.paste_reference, overlap=not args.no_overlap,
+        threads=args.threads, deadline=deadline, paste_reference=args.paste_reference, overlap=args.overlap,
     )
     doc: dict[str, Any] = {
         "schema": report.SCHEMA,

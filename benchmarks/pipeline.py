@@ -40,7 +40,7 @@ class PipelineConfig:
     size: int = 128  # model resolution
     modes: tuple[str, ...] = ("max", "live")
     warmup_frames: int = 5
-    overlap: bool = True  # detection of frame N+1 in its own thread while frame N is inferred (stream.run_stream)
+    overlap: bool | None = None  # detect frame N+1 in its own thread while N is inferred (None: stream.overlap_pays)
     detector: str = "haar"
     target: str = "Blond_Hair"
     video: str | None = None  # a user video for the one-face runs (default: one is rendered)
@@ -70,6 +70,7 @@ class PipelineRow:
     cpu: dict[str, float] = field(default_factory=dict)  # StreamReport.cpu: cores used, library threads' CPU per frame
     faces_per_frame: float | None = None  # faces the detector found and the model translated, per frame
     bottleneck: str | None = None  # the thread that sets the pace (see `bottleneck`)
+    overlap: bool | None = None  # whether detection ran beside inference
     wall_s: float | None = None  # the whole run, warm-up included
     error: str | None = None
 
@@ -84,6 +85,7 @@ class CountingRunner(Runner):
 
     def __init__(self, inner: Runner):
         self.inner, self.meta = inner, inner.meta
+        self.name = inner.name  # type: ignore[misc]  # what the runtime's choices (overlap_pays) look at
         self.faces = 0
 
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -134,6 +136,7 @@ def pipeline_variants(variants: list[Variant]) -> list[Variant]:
 def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: PipelineConfig) -> PipelineRow:
     from stargan_rt.backends import open_model
     from stargan_rt.stream import Controls, open_source, run_stream
+    from stargan_rt.stream.pipeline import overlap_pays
     from stargan_rt.faces import PasteBack
     from stargan_rt.translator import Translator
 
@@ -158,8 +161,9 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
         runner.faces = 0
         source = open_source(str(video), realtime=(mode == "live"))
         try:
+            overlap = overlap_pays(tr) if cfg.overlap is None else cfg.overlap
             report = run_stream(source, tr, NullSink(), Controls(tr.labels, cfg.target), max_frames=cfg.frames,
-                                overlap=cfg.overlap)
+                                overlap=overlap)
         finally:
             source.close()
     row.wall_s = time.perf_counter() - t0
@@ -171,7 +175,8 @@ def run_once(v: Variant, model: Path, video: Path, faces: int, mode: str, cfg: P
     lat = report.stages.get("latency")
     if lat:
         row.latency_p50_ms, row.latency_p99_ms = lat["p50_ms"], lat["p99_ms"]
-    row.bottleneck = bottleneck(report.stages, cfg.overlap)
+    row.overlap = overlap
+    row.bottleneck = bottleneck(report.stages, overlap)
     return row
 
 

@@ -34,6 +34,12 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
         "the neutral expression); kept unless a target changes them",
     )
     p.add_argument(
+        "--paste-reference", choices=("model", "input"), default="model",
+        help="what the translation's change is measured against before it is added to the picture: the model's own "
+        "rendering of the face as it is (default: its blur and colour noise cancel; two crops per face) or the input "
+        "(one crop per face: faster, for a model that reproduces its input faithfully)",
+    )
+    p.add_argument(
         "--detector", "-d", default=detector,
         help=f"face detector: {'auto (haar, and face crops recognised), ' if detector == 'auto' else ''}haar, dlib, "
         f"yunet:MODEL.onnx, or none when inputs are face crops (default: {detector})",
@@ -43,12 +49,14 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
 def _translator(args: argparse.Namespace) -> Any:
     """The Translator the arguments ask for; prints the backend picked and why (stderr)."""
     from .default_model import default_model_path
+    from .faces import PasteBack
     from .translator import Translator
 
     model = Path(args.model) if args.model else default_model_path()
     opts = {"threads": args.threads} if args.threads else {}
     every = getattr(args, "detect_every", 1)
-    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, detect_every=every, **opts)
+    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, detect_every=every,
+                    paste=PasteBack(reference=args.paste_reference), **opts)
     print(f"backend: {tr.describe()}", file=sys.stderr)
     print(f"  why: {getattr(tr.runner, 'reason', 'chosen by the caller')}", file=sys.stderr)
     return tr
@@ -178,6 +186,11 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlay", action="store_true", help="draw FPS, latency and the target on the output frames")
     p.add_argument("--stats-json", metavar="PATH", help="also write the run's timings as JSON")
     p.add_argument(
+        "--overlap", action=argparse.BooleanOptionalAction, default=None,
+        help="detect faces in the next frame while this one is translated (default: yes, except on a CPU with the "
+        "model paste reference, where both already fill the cores)",
+    )
+    p.add_argument(
         "--detect-every", type=int, default=1, metavar="N",
         help="run the face detector on every Nth frame and follow the tracked faces in between (default 1)",
     )
@@ -237,7 +250,7 @@ def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, si
             try:
                 report = run_stream(
                     source, tr, sink, controls, max_frames=args.max_frames, overlay=overlay, stop=stop,
-                    on_frame=(lambda n: bar.update(1)) if bar is not None else None,
+                    on_frame=(lambda n: bar.update(1)) if bar is not None else None, overlap=args.overlap,
                 )
             finally:
                 if timer:

@@ -290,7 +290,7 @@ def write_frames_report(report: dict[str, Any], strips: dict[str, np.ndarray], o
     atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(out / "report.md", markdown(report))
     for title, img in strips.items():
-        ok, png = cv2.imencode(".png", img)
+        ok, png = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])  # noisy pictures: a third smaller
         if not ok:
             raise BadInput(f"{out}: cannot encode the strip for {title}")
         atomic_write_bytes(out / f"strip_{title}.png", png.tobytes())

@@ -152,7 +152,18 @@ class StreamReport:
             if name in self.stages:
                 s = self.stages[name]
                 lines.append(f"{name:<11}{s['p50_ms']:>9.1f}{s['p99_ms']:>9.1f}{s['mean_ms']:>9.1f}{int(s['count']):>8}")
+        if "latency" in self.stages:
+            lines.append("latency: capture to output, live (frames arrive at the source's rate)" if self.live else
+                         "latency: capture to output of a file read as fast as possible, so each frame also waits for "
+                         "the ones before it; a camera's latency: --realtime")
         return "\n".join(lines)
+
+
+def overlap_pays(translator: Translator) -> bool:
+    """Does detecting the next frame beside this one's inference add frames? Yes, unless two crops a face (the "model"
+    paste reference) already fill a CPU's cores: measured on 2 cores, the overlap then costs latency (p99 141 vs
+    89 ms) and frames (21.1 vs 22.3 FPS) instead (benchmarks/results/cpu-2core/README.md)."""
+    return not ("cpu" in translator.runner.name and translator.paste_back.reference == "model")
 
 
 def run_stream(
@@ -165,12 +176,16 @@ def run_stream(
     overlay: bool = False,
     on_frame: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
-    overlap: bool = True,
+    overlap: bool | None = None,
 ) -> StreamReport:
     """Run until the source ends, `max_frames` frames are out, a quit key, or `stop` is set; returns the report.
 
+    `overlap` (default: `overlap_pays(translator)`): detect frame N+1 in its own thread while frame N is inferred.
+
     Closes the sink (a video file is renamed into place); the source is left to the caller to close.
     """
+    if overlap is None:
+        overlap = overlap_pays(translator)
     timer = StageTimer()
     stop = stop or threading.Event()
     inbox: Handoff[Packet] = Handoff(drop=source.live)

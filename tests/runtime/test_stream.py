@@ -351,3 +351,13 @@ def test_overlay_lines_wrap_to_the_frame_and_early_status_says_it_is_measuring()
     timer.add("latency", 0.03)
     later = _status_lines(timer, deque([1.0, 1.1, 1.2]), 2, "ort-cpu: details")
     assert "FPS" in later[0] and "nan" not in later[0] and "dropped 2" in later[0]
+
+
+def test_detection_overlaps_inference_unless_two_crops_a_face_already_fill_the_cpu():
+    from stargan_rt.faces import PasteBack
+    from stargan_rt.stream.pipeline import overlap_pays
+
+    runner = SlowRunner(0.0)
+    for name, reference, overlap in (("ov-cpu", "model", False), ("ov-cpu", "input", True), ("tensorrt", "model", True)):
+        runner.name = name
+        assert overlap_pays(Translator(runner, paste=PasteBack(reference=reference))) is overlap, (name, reference)
