@@ -99,7 +99,7 @@ def _width(text: str, scale: float) -> int:
 
 def wrap_text(text: str, width: int, scale: float) -> list[str]:
     """`text` in lines at most `width` pixels wide (at `scale`), broken after commas or at spaces."""
-    words = text.replace(", ", ",\0").replace(" ", " \0").split("\0")
+    words = text.replace(" ", " \0").split("\0")  # break points after each space (commas keep theirs)
     lines, line = [], ""
     for w in words:
         if line and _width((line + w).rstrip(), scale) > width:
