@@ -186,3 +186,20 @@ def test_a_joint_model_applies_expressions_with_the_second_datasets_mask():
         tr.label("happy,Male")
     out = tr.translate_crops(np.zeros((2, SIZE, SIZE, 3), np.uint8), "happy")
     assert out.shape == (2, SIZE, SIZE, 3)
+
+
+def test_on_video_the_pasted_change_follows_a_moving_face(spy, astronaut):
+    tr = Translator(Tinted(spy.meta), detector="haar")
+    canvas = np.zeros((512, 640, 3), np.uint8)
+    centres = []
+    shifts = list(range(0, 100, 10))  # 10 px a frame, 300 px/s at 30 FPS
+    for i, shift in enumerate(shifts):
+        frame = canvas.copy()
+        frame[:, shift : shift + 512] = astronaut // 2
+        out, regions = tr.translate_frame(frame, "Blond_Hair", t=i / 30)
+        assert len(regions) == 1 and regions[0].key == 0  # the same tracked face throughout
+        changed = np.abs(out.astype(int) - frame.astype(int)).max(axis=2) > 20
+        centres.append(np.nonzero(changed)[1].mean())
+    moved = centres[-1] - centres[0]
+    assert shifts[-1] - 15 < moved < shifts[-1] + 5, centres  # it moved with the face (the tracker lags a little)
+    assert abs(np.diff(centres)[-3:] - 10).max() < 3, centres  # and keeps pace once the face is moving
