@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from stargan_rt.errors import BadInput
+from stargan_rt.host import cache_dir
+
 
 def register_export(sub: Any) -> None:
     p = sub.add_parser(
@@ -33,7 +35,7 @@ def register_export(sub: Any) -> None:
                    help="TensorRT for RTX: GPUs to build for, e.g. 8.6,8.9,12.0; 'current' (this GPU); default 'portable': "
                    "every capability from 8.0 (Ampere) up that the library offers")
     p.add_argument("--rebuild", action="store_true", help="rebuild the engine even if OUT holds one that fits this GPU and model")
-    p.add_argument("--timing-cache-dir", type=Path, default=Path.home() / ".cache" / "stargan-rt" / "tensorrt",
+    p.add_argument("--timing-cache-dir", type=Path, default=cache_dir("tensorrt"),
                    help="where TensorRT timing caches persist between builds (default ~/.cache/stargan-rt/tensorrt)")
     p.add_argument("--workspace-gib", type=float, default=2.0, help="TensorRT builder workspace limit (GiB)")
     p.add_argument("--ort-tensorrt", action="store_true", help="also build onnxruntime's TensorRT EP engine cache in OUT/ort_tensorrt_cache")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib.metadata import entry_points
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from .errors import StarGanError
 
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _register_unavailable(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, exc: Exception) -> None:
+def _register_unavailable(sub: "argparse._SubParsersAction[Any]", name: str, exc: Exception) -> None:
     why = f"the command {name!r} cannot load ({exc}); reinstall stargan-rt"
 
     def fail(_: argparse.Namespace) -> int:

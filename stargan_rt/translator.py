@@ -21,7 +21,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class Translator:
         paste: PasteBack | None = None,
         max_faces: int = 8,
         detect_every: int = 1,
-        **backend_opts: object,
+        **backend_opts: Any,
     ):
         self.runner = model if isinstance(model, Runner) else open_model(model, backend, **backend_opts)
         self.meta = self.runner.meta

@@ -28,6 +28,7 @@ from stargan_rt._optional import require
 from stargan_rt.atomic import atomic_write_bytes
 from stargan_rt.bundle import Preprocess
 from stargan_rt.errors import BadModel
+from stargan_rt.host import cache_dir
 from stargan_rt.synth.attributes import BINARY, EXPRESSIONS, HAIR_COLOURS, Attributes
 from stargan_rt.synth.batch import render_many
 from stargan_rt.synth.identity import identity_seed
@@ -52,13 +53,6 @@ class ClassifierConfig:
         blob = json.dumps({"renderer": RENDERER_VERSION, "classifier": CLASSIFIER_VERSION, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
-
-def cache_dir() -> Path:
-    env = os.environ.get("STARGAN_RT_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "stargan-rt"
 
 
 def training_attributes(rng: np.random.Generator) -> Attributes:

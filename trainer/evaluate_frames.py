@@ -243,7 +243,7 @@ def _overlaps(regions: Sequence[Region], truth: Region) -> bool:
 
 def _strip(frames: FrameSet, outs: list[np.ndarray], title: str, rows: int, height: int = 240) -> np.ndarray:
     """Rows of [input | output | truth], each cut to twice the face box and shown `height` px tall."""
-    grid = []
+    grid: list[list[np.ndarray]] = []
     for k, c in enumerate(frames.cases):
         if c.title != title or len(grid) >= rows:
             continue

@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -27,11 +26,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..host import cache_dir, cpu_name
 from ._cpu import cpu_flags
 from .base import BackendInfo, Runner
 
 PROBE_ENV = "STARGAN_RT_AUTO_PROBE"
-CACHE_ENV = "STARGAN_RT_CACHE"
 CACHE_FILE = "auto-backend.json"
 WARMUP, CALLS = 2, 3
 TIE = 0.05  # within 5% of the fastest: a tie, broken by the static order
@@ -53,27 +52,10 @@ def refresh_asked() -> bool:
     return os.environ.get(PROBE_ENV, "").strip().lower() == "refresh"
 
 
-def cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stargan-rt"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
     """What makes timings differ between machines: CPU model and features, usable cores, an NVIDIA GPU."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": _cpu_name(), "features": sorted(f for f in CPU_FEATURES if f in cpu_flags()), "cores": cores,
+    return {"cpu": cpu_name(), "features": sorted(f for f in CPU_FEATURES if f in cpu_flags()), "cores": cores,
             "nvidia_gpu": os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")}
 
 
@@ -165,7 +147,7 @@ def decide(candidates: list[Candidate], ms: dict[str, float]) -> Candidate | Non
 def probe(candidates: list[Candidate], batch: int, opts: dict[str, Any], measure: Measure | None = None,
           log: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> tuple[Candidate | None, str]:
     """(winner, reason) among `candidates` (in static order), from the cache or from a fresh probe."""
-    file = cache_dir() / CACHE_FILE
+    file = cache_dir(CACHE_FILE)
     key = cache_key(candidates, batch, opts)
     cache = _read_cache(file)
     entry = cache.get(key)

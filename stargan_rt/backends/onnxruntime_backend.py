@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import host
 from ..bundle import METADATA_KEY, ModelMeta
 from ..errors import BadModel, MissingDependency
 from ..images import to_frames, to_tensor
@@ -181,7 +182,7 @@ class OrtTensorrtRunner(OrtRunner):
         max_batch: int = 8,
     ):
         self.fp16, self.max_batch = fp16, max_batch
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "stargan-rt" / "ort-trt"
+        self.cache_dir = Path(cache_dir) if cache_dir else host.cache_dir("ort-trt")
         super().__init__(path, threads=threads, device_id=device_id)
         if fp16:
             self.precision = "fp16 (TensorRT)"

@@ -35,6 +35,7 @@ import numpy as np
 from .. import engine_meta
 from ..bundle import ModelMeta
 from ..errors import BadInput, BadModel, MissingDependency
+from ..host import cache_dir
 from ..images import to_frames, to_tensor
 from ._checks import check_frames, check_images, ensure_open
 from .base import Runner, register
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     import tensorrt as trt
 
 SLOTS = 2  # batches in flight
-RUNTIME_CACHE_DIR = Path.home() / ".cache" / "stargan-rt" / "tensorrt-rtx"
+RUNTIME_CACHE_DIR = cache_dir("tensorrt-rtx")
 
 
 def _is_plan(path: Path) -> bool:

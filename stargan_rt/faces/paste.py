@@ -82,7 +82,7 @@ class PasteBack:
         change = face.astype(np.float32) - reference.astype(np.float32)
         sigma = self.smooth * side * min(1.0, noise_floor(np.abs(change).max(axis=2)) / NOISY)
         if sigma >= 0.3:
-            change = cv2.GaussianBlur(change, (0, 0), sigma)
+            change = cv2.GaussianBlur(change, (0, 0), sigma).astype(np.float32, copy=False)
         mag = np.abs(change).max(axis=2)
         if self.blur > 0:
             mag = cv2.GaussianBlur(mag, (0, 0), self.blur * side)

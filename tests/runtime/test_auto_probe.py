@@ -18,7 +18,7 @@ from stargan_rt.backends import _probe, backends, choose_backend, open_model
 def cache(tmp_path, monkeypatch):
     """A probe cache of this test's own."""
     folder = tmp_path / "cache"
-    monkeypatch.setenv(_probe.CACHE_ENV, str(folder))
+    monkeypatch.setenv("STARGAN_RT_CACHE", str(folder))
     monkeypatch.delenv(_probe.PROBE_ENV, raising=False)
     return folder / _probe.CACHE_FILE
 
