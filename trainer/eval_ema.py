@@ -19,8 +19,12 @@ KEYS = ("accuracy", "psnr", "ssim", "cycle_psnr")
 
 def evaluate_raw(model: str, backend: str, classifier: "AttributeClassifier", people: Sequence["Person"],
                  **options: Any) -> dict[str, Any] | None:
-    """The raw generator's summary and columns, or None when `model` is not a bundle holding one."""
-    from stargan_rt.backends import open_model
+    """The raw generator's summary and columns, or None when `model` is not a bundle holding one.
+
+    `backend` is the one the moving average ran on (a name, not "auto": a fresh probe could pick another backend,
+    and then the two columns would differ by more than their weights). When it cannot load a weights-only bundle
+    (an ONNX backend picked for an export inside the bundle), the raw generator runs on the default torch-cpu."""
+    from stargan_rt.backends import backends, open_model
 
     from .evaluate import evaluate
 
@@ -30,9 +34,12 @@ def evaluate_raw(model: str, backend: str, classifier: "AttributeClassifier", pe
     meta = replace(meta, provenance={**meta.provenance, "generator_weights": {"weights": "raw"}})
     with tempfile.TemporaryDirectory(prefix="stargan-raw-") as tmp:
         path = save_bundle(Path(tmp) / "raw", meta, raw)
+        info = backends().get(backend)
+        if info is None or not info.accepts(path):
+            backend = "torch-cpu"
         with open_model(str(path), backend=backend) as runner:
             report, _ = evaluate(runner, classifier, people, **options)
-    return {k: report[k] for k in ("summary", "columns", "cross_dataset")}
+    return {"backend": backend, **{k: report[k] for k in ("summary", "columns", "cross_dataset")}}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -41,6 +48,7 @@ def markdown(report: dict[str, Any]) -> str:
     if not raw:
         return ""
     head = ("\n## Moving average (the model) against the raw generator\n\n"
+            f"Both on {raw.get('backend', 'the same backend')}, on the same people.\n\n"
             "| domain | target acc. EMA / raw | PSNR dB EMA / raw | SSIM EMA / raw | cycle PSNR dB EMA / raw |\n"
             "|---|---|---|---|---|\n")
 

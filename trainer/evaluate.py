@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
                                     workers=args.workers, progress=not args.quiet, model_name=str(args.model))
             from . import eval_ema  # a trained bundle's raw generator, measured beside its moving average
 
-            report["raw_generator"] = eval_ema.evaluate_raw(args.model, args.backend, classifier, people,
+            report["raw_generator"] = eval_ema.evaluate_raw(args.model, runner.name, classifier, people,
                                                             batch_size=args.batch_size, workers=args.workers,
                                                             progress=not args.quiet)
             out = write_report(report, grid, args.out)
