@@ -101,7 +101,11 @@ def run_serve(args: argparse.Namespace) -> int:
           f"/healthz, /metrics){'; bearer token required' if config.token else ''}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_upload_bytes + 4096,
                                            timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down gracefully: a normal stop
+        pass
+    print("stargan-rt serve: stopped", file=sys.stderr)
     return 0
 
 
