@@ -22,7 +22,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import BadInput, StarGanError
 from ..stream import Controls, Handoff
@@ -45,7 +45,7 @@ def pack_frame(header: dict[str, object], jpeg: bytes) -> bytes:
     return struct.pack(">I", len(js)) + js + jpeg
 
 
-def unpack_frame(message: bytes) -> tuple[dict[str, object], bytes]:
+def unpack_frame(message: bytes) -> tuple[dict[str, Any], bytes]:
     (n,) = struct.unpack(">I", message[:4])
     return json.loads(message[4 : 4 + n]), message[4 + n :]
 

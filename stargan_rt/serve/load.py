@@ -42,12 +42,13 @@ def run_load(url: str, image: bytes, *, clients: int = 1, requests: int = 10, ta
              timeout: float = 60.0) -> LoadResult:
     """`clients` threads send `requests` requests each; latencies of the 200s are kept."""
     parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port
     path = "/v1/translate?" + urllib.parse.urlencode({"target": target, **(params or {})})
     result, lock, latencies = LoadResult(clients), threading.Lock(), []
     start = threading.Barrier(clients + 1)
 
     def client() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
         start.wait()
         for _ in range(requests):
             t0 = time.perf_counter()
@@ -59,7 +60,7 @@ def run_load(url: str, image: bytes, *, clients: int = 1, requests: int = 10, ta
             except (OSError, http.client.HTTPException) as exc:
                 status = type(exc).__name__
                 conn.close()
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
             dt = time.perf_counter() - t0
             with lock:
                 result.sent += 1

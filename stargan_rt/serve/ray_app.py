@@ -4,9 +4,10 @@
     serve.run(application(ServeConfig(), replicas=2), name="stargan-rt", route_prefix="/")
 
 Nothing here handles a request: each replica builds the ASGI app of app.py (its own Service, so its own model,
-request slots and metrics). Ray's router may send a replica more requests than it has slots; the app answers
-those 503 + Retry-After at once, as on one machine, and Ray itself queues at most `max_queued_requests` more.
-A model path must exist on every node (the embedded default model ships in the package).
+request slots and metrics; GET /metrics reports the replica that answers it). A replica is sent at most as many
+requests as it has slots; translate requests beyond its request slots (while stream slots are free) are answered
+503 + Retry-After by the app at once, as on one machine. A model path must exist on every node (the embedded
+default model ships in the package).
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ def application(config: ServeConfig, *, replicas: int = 1, max_replicas: int | N
     else:
         scaling = {"num_replicas": replicas}
     ingress = serve.ingress(build_asgi_app)()
-    deployment = serve.deployment(
+    deployment: Any = serve.deployment(
         ingress, name="StarGan",
         ray_actor_options={"num_cpus": cpus_per_replica, "num_gpus": gpus_per_replica, **(actor_options or {})},
-        # Room above the app's own slots (health checks, metrics, streams), so the app, not Ray, says 503.
-        max_ongoing_requests=config.max_inflight + config.max_streams + 4,
-        max_queued_requests=4 * config.max_inflight,
+        # Ray's router learns each replica's real capacity (request slots + stream slots; a stream holds one for
+        # as long as it is open), so a full replica gets no more and its proxy's preference for local replicas
+        # spills over to other nodes; when every replica is full Ray holds a short queue, then answers 503 itself.
+        max_ongoing_requests=config.max_inflight + config.max_streams,
+        max_queued_requests=config.max_inflight,
         graceful_shutdown_timeout_s=10,
         **scaling,
     )

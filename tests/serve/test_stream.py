@@ -28,7 +28,9 @@ def next_frame(ws) -> tuple[dict, np.ndarray]:
     message = ws.receive()
     assert message.get("bytes") is not None, message
     header, body = unpack_frame(message["bytes"])
-    return header, cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    img = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None, header
+    return header, img
 
 
 def ready(ws) -> dict:
