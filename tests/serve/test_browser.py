@@ -54,7 +54,6 @@ def browser_available():
         if os.environ.get("STARGAN_RT_REQUIRE_BROWSER"):
             pytest.fail(f"no Chromium at {CHROMIUM} (make setup-browser installs Debian's)")
         pytest.skip("Debian's chromium is not installed (make setup-browser)")
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (it drives the system Chromium)")
 
 
 @pytest.mark.slow

@@ -14,11 +14,10 @@ import threading
 import time
 
 import pytest
+import ray  # in the test install path: make setup-test installs the ray extra
+from ray.cluster_utils import Cluster
 
 from .conftest import STARGAN_RT
-
-ray = pytest.importorskip("ray", reason="the Ray tests need ray[serve] (pip install 'stargan-rt[ray]')")
-from ray.cluster_utils import Cluster  # noqa: E402
 
 # Without the first, Ray swaps 127.0.0.1 for the machine's address and hangs here; the second keeps it offline.
 # The third: every node is this machine, so the proxy's preference for replicas on its own node means nothing and
