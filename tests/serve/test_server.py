@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -94,3 +95,19 @@ def test_a_busy_port_is_one_line_and_exit_2():
         port = busy.getsockname()[1]
         r = subprocess.run([*STARGAN_RT, "serve", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_without_the_serve_extra_the_command_says_what_to_install():
+    code = ("import sys; sys.modules['fastapi'] = None\n"  # as if FastAPI were not installed
+            "from stargan_rt.cli import main; sys.exit(main(['serve']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "pip install 'stargan-rt[serve]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_importing_stargan_rt_and_building_the_cli_load_no_web_stack():
+    code = ("import sys, stargan_rt\n"
+            "from stargan_rt.cli import build_parser; build_parser().parse_args(['serve', '--ray'])\n"
+            "heavy = [m for m in ('torch', 'fastapi', 'starlette', 'uvicorn', 'ray', 'prometheus_client') if m in sys.modules]\n"
+            "sys.exit(f'imported {heavy}' if heavy else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr or r.stdout
