@@ -69,26 +69,33 @@ def test_the_webcam_page_streams_translated_frames_and_switches_domains(browser_
             page = browser.new_page(viewport={"width": 1010, "height": 600})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+            def diagnosis() -> str:
+                return f"status {page.inner_text('#status')!r}, page errors {errors}, stream errors " + \
+                    str(page.evaluate("window.stargan && window.stargan.errors"))
+
             page.goto(f"{server.url}/?target=Black_Hair")
             page.wait_for_function("window.stargan && window.stargan.frames >= 5", timeout=60_000)
-            assert page.locator("#status").inner_text().startswith("streaming")
+            assert page.inner_text("#status").startswith("streaming"), diagnosis()
             assert page.eval_on_selector("#out", "img => img.naturalWidth") == 640
 
             def hair(target: str) -> float:
                 page.wait_for_function(f"window.stargan.last.target.startsWith('{target}')", timeout=30_000)
                 samples = []
-                for _ in range(6):
+                for _ in range(8):
                     frames = page.evaluate("window.stargan.frames")
                     page.wait_for_function(f"window.stargan.frames > {frames}", timeout=30_000)
                     if (v := page.evaluate(HAIR_BRIGHTNESS)) is not None:
                         samples.append(v)
-                assert len(samples) >= 3, f"too few frames with a face under {target}"
+                assert len(samples) >= 4, f"too few frames with a face under {target}: {diagnosis()}"
                 return float(np.median(samples))
 
             dark = hair("Black_Hair")
             page.click("button[data-target='Blond_Hair']")
             blond = hair("Blond_Hair")
-            assert blond > dark + 40, (dark, blond)  # the button changed what the server draws
+            # The button changed what the server draws (measured: dark 83-100, blond 151-162 on this clip).
+            assert blond > dark + 30, (dark, blond, diagnosis())
 
             # FPS and latency through the page, measured over a few seconds of streaming.
             t0, f0 = page.evaluate("[performance.now(), window.stargan.frames]")
@@ -96,10 +103,13 @@ def test_the_webcam_page_streams_translated_frames_and_switches_domains(browser_
             t1, f1, sent = page.evaluate("[performance.now(), window.stargan.frames, window.stargan.sent]")
             fps, rtt = float(page.inner_text("#fps")), float(page.inner_text("#rtt"))
             dropped = int(page.inner_text("#dropped"))
-            assert fps > 0 and rtt > 0 and dropped >= 0 and page.inner_text("#server").isdigit()
+            assert fps > 0 and rtt > 0 and dropped >= 0 and page.inner_text("#server").isdigit(), diagnosis()
+            # The server is slower than the 25 FPS camera here: frames drop, the round trip stays short (a queue
+            # would have grown to seconds by now).
+            assert rtt < 1000, (rtt, dropped)
             shot = tmp_path / "webcam-page.png"
             page.screenshot(path=str(shot))
-            assert errors == [], errors
+            assert errors == [] and page.evaluate("window.stargan.errors") == [], diagnosis()
             browser.close()
     finally:
         code, err = server.stop()

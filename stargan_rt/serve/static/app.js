@@ -10,7 +10,7 @@ const auth = token ? { Authorization: `Bearer ${token}` } : {};
 const SEND_WIDTH = 640;       // frames are scaled to this width before JPEG encoding
 const JPEG_QUALITY = 0.8;
 
-const state = { ws: null, sent: 0, sentAt: new Map(), arrivals: [], rtts: [], frames: 0, last: null, url: null };
+const state = { ws: null, errors: [], sent: 0, sentAt: new Map(), arrivals: [], rtts: [], frames: 0, last: null, url: null };
 window.stargan = state;     // for the browser test and the curious
 
 function status(text) { $("status").textContent = text; }
@@ -134,7 +134,10 @@ async function main() {
       status(`streaming · ${msg.backend} · ${msg.served_by}`);
       sender(video, ws);
     } else if (msg.type === "error") {
-      status(`error: ${msg.error}`);
+      state.errors.push(msg.error);
+      // A frame the server could not use is shown and passed over; any other error is the stream's state.
+      if (msg.seq !== undefined) $("stages").textContent = `frame ${msg.seq}: ${msg.error}`;
+      else status(`error: ${msg.error}`);
     }
   };
   ws.onclose = (event) => status(`disconnected${event.reason ? `: ${event.reason}` : ""}`);
