@@ -107,7 +107,9 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
         yield
         svc.close()
 
-    app = FastAPI(title="stargan-rt", summary="StarGAN face attribute translation", lifespan=lifespan)
+    # /openapi.json stays; the /docs and /redoc pages would make the browser fetch their scripts from a CDN.
+    app = FastAPI(title="stargan-rt", summary="StarGAN face attribute translation", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.service = svc
     app.add_middleware(Guard, service=svc)
 

@@ -5,6 +5,7 @@ keeps answering and, given a new node, runs two replicas again."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -16,6 +17,9 @@ import time
 import pytest
 import ray  # in the test install path: make setup-test installs the ray extra
 from ray.cluster_utils import Cluster
+from websockets.sync.client import connect
+
+from stargan_rt.serve.live import unpack_frame
 
 from .conftest import STARGAN_RT
 
@@ -83,6 +87,13 @@ def test_two_replicas_on_two_nodes_answer_and_a_lost_node_loses_no_request_witho
         seen: set[str] = set()
         wait_for(lambda: seen.add(node_of(translate(port, body)[1])) or {head, worker.node_id[:12]} <= seen, 60,
                  "replicas on both nodes to answer")
+
+        # The stream goes through Ray's proxy to a replica too (the same app).
+        with connect(f"ws://127.0.0.1:{port}/v1/stream?target=Blond_Hair", open_timeout=30) as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+            ws.send(body)
+            header, _ = unpack_frame(ws.recv(timeout=60))
+            assert header["faces"] == 1 and header["target"] == "Blond_Hair x1.0"
 
         results: list[tuple[float, str, str]] = []
         stop = threading.Event()
