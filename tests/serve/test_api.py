@@ -50,7 +50,7 @@ def test_the_model_endpoint_describes_domains_size_backend_and_limits(client):
     info = client.get("/v1/model").json()
     assert info["domains"] == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
     assert info["image_size"] == 128 and info["label_dim"] == 5
-    assert info["backend"].startswith("ort-cpu") and info["limits"]["max_inflight"] == 4
+    assert info["backend"] == client.app.state.service.runner.describe() and info["limits"]["max_inflight"] == 4
     assert client.get("/healthz").json()["ok"] is True
 
 

@@ -131,7 +131,8 @@ async function main() {
     if (typeof event.data !== "string") return onFrame(event.data);
     const msg = JSON.parse(event.data);
     if (msg.type === "ready") {
-      status(`streaming · ${msg.backend} · ${msg.served_by}`);
+      status(`streaming · ${msg.backend.split(":")[0]} · ${msg.served_by}`);
+      $("status").title = msg.backend;
       sender(video, ws);
     } else if (msg.type === "error") {
       state.errors.push(msg.error);
