@@ -28,7 +28,7 @@ def register(sub: Sub) -> None:
         "WS /v1/stream (live frames, newest only), GET /v1/model, /healthz, /metrics, and a webcam page at /. "
         "Binds to 127.0.0.1 unless --host says otherwise. With --ray the same app runs on Ray Serve.",
     )
-    _model_args(p, detector="haar")
+    _model_args(p, detector="auto")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, without --ray)")
     p.add_argument("--detect-every", type=int, default=1, metavar="N", help="streams: detect faces every Nth frame")
@@ -71,7 +71,8 @@ def config_from(args: argparse.Namespace) -> ServeConfig:
         raise BadInput("--max-upload-mb and --max-megapixels must be positive")
     return ServeConfig(
         model=args.model, backend=args.backend, threads=args.threads, detector=args.detector,
-        source_attrs=args.source_attrs, detect_every=args.detect_every, max_inflight=args.max_inflight,
+        source_attrs=args.source_attrs, paste_reference=args.paste_reference, detect_every=args.detect_every,
+        max_inflight=args.max_inflight,
         max_streams=args.max_streams, max_upload_bytes=int(args.max_upload_mb * (1 << 20)),
         max_pixels=int(args.max_megapixels * 1e6), token=_token(args),
     )

@@ -34,7 +34,8 @@ from ..translator import SourceSpec, Translator, parse_source
 from .metrics import Metrics
 
 # Detectors a client may ask for by name; a path (yunet:FILE) comes only from the server's own --detector.
-CLIENT_DETECTORS = ("haar", "none")
+# "auto" is the CLI's photo default: Haar, and a photo that is itself a training-framed face crop recognised.
+CLIENT_DETECTORS = ("auto", "haar", "none")
 FORMATS = {"png": (".png", "image/png"), "jpeg": (".jpg", "image/jpeg"), "jpg": (".jpg", "image/jpeg")}
 
 
@@ -59,8 +60,9 @@ class ServeConfig:
     model: str | None = None  # a bundle folder, .onnx or .plan; None: the embedded default model
     backend: str = "auto"
     threads: int | None = None  # CPU threads for CPU backends
-    detector: str = "haar"  # for requests that name none; "none" takes every image as a face crop
+    detector: str = "auto"  # for requests that name none; "none" takes every image as a face crop
     source_attrs: str | None = None  # what faces show now, for requests that do not say
+    paste_reference: str = "model"  # faces/paste.py: what a translation's change is measured against
     detect_every: int = 1  # streams: detect every Nth frame, track in between
     max_inflight: int = 4  # /v1/translate requests at once per replica; more get 503 at once
     max_streams: int = 4  # live streams at once per replica
@@ -123,7 +125,7 @@ class Service:
         self._inflight = 0
         self._streams = 0
         self._lock = threading.Lock()
-        self.translator(config.detector, smooth=False)  # a bad --detector fails at start, not per request
+        self.translator(_tracked(config.detector), smooth=False)  # a bad --detector fails at start, not per request
 
     # --- admission ---
 
@@ -167,7 +169,10 @@ class Service:
 
     def translator(self, detector: str, *, smooth: bool, source: SourceSpec = None) -> Translator:
         """A Translator on the shared runner (stills: smooth=False, no tracking; streams: smooth=True)."""
-        return Translator(self.runner, detector=detector, source=source, smooth=smooth,
+        from ..faces import PasteBack
+
+        return Translator(self.runner, detector=_tracked(detector), source=source, smooth=smooth,
+                          paste=PasteBack(reference=self.config.paste_reference),
                           detect_every=self.config.detect_every if smooth else 1)
 
     @contextlib.contextmanager
@@ -222,19 +227,23 @@ class Service:
         """One image: faces found, translated and pasted back (detector "none": the image is the face crop)."""
         if not target:
             raise BadInput("give target=ATTRS, e.g. Blond_Hair or +Male,-Young=0.5")
+        from ..commands import _faces_of  # the CLI's own way of finding the faces of a photo
+
         timer = StageTimer()
         det = self.detector_spec(detector)
-        with self._borrow(det) as tr:
-            label = tr.labels.encode(target, parse_source(source_attrs or self.config.source_attrs))  # the CLI's parsing and its errors
+        with self._borrow(_tracked(det)) as tr:
+            label = tr.labels.encode(target, parse_source(source_attrs or self.config.source_attrs))  # the CLI's errors
             with timer.stage("decode"):
                 frame = self.decode(data)
             if tr.detector.framing is None:
                 with timer.stage("infer"):
                     out, faces = tr.translate_images([frame], label)[0], 1
             else:
-                out, regions = tr.translate_frame(frame, label, timer=timer)
+                with timer.stage("detect"):
+                    regions, _ = _faces_of(tr, frame, auto=det.strip().lower() == "auto")  # also forgets the last photo
                 if not regions:
                     raise NoFace(f"no face found by the {det} detector (send detector=none if the image is a face crop)")
+                out, _ = tr.translate_frame(frame, label, timer=timer, regions=regions)
                 faces = len(regions)
         with timer.stage("encode"):
             body, media = self.encode(out, fmt)
@@ -262,3 +271,8 @@ class Service:
 
     def close(self) -> None:
         self.runner.close()
+
+
+def _tracked(detector: str) -> str:
+    """The detector that runs: "auto" is Haar plus a check that only a whole photo needs."""
+    return "haar" if detector.strip().lower() == "auto" else detector

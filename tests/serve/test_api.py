@@ -98,9 +98,17 @@ def test_bad_images_are_one_line_400s(client):
 
 
 def test_an_image_without_a_face_is_a_422_naming_the_detector(client):
-    blank = jpeg(np.full((240, 320, 3), 200, np.uint8))
+    blank = jpeg(np.full((480, 640, 3), 200, np.uint8))
     msg = one_line_error(client.post("/v1/translate", params={"target": "Male"}, content=blank), 422)
+    assert "no face found by the auto detector" in msg
+    msg = one_line_error(client.post("/v1/translate", params={"target": "Male", "detector": "haar"}, content=blank), 422)
     assert "no face found by the haar detector" in msg
+
+
+def test_like_the_cli_a_small_photo_without_a_detected_face_is_taken_as_a_face_crop(client):
+    small = jpeg(np.full((218, 178, 3), 200, np.uint8))  # the CLI's "auto": small, so a crop, pasted back whole
+    resp = client.post("/v1/translate", params={"target": "Male"}, content=small)
+    assert resp.status_code == 200 and decode(resp).shape == (218, 178, 3)
 
 
 def test_unknown_routes_and_methods_are_json_too(client):
@@ -200,3 +208,16 @@ def test_the_page_and_its_script_are_served(client):
     assert page.status_code == 200 and 'id="fps"' in page.text and "/static/app.js" in page.text
     script = client.get("/static/app.js")
     assert script.status_code == 200 and "getUserMedia" in script.text and "/v1/stream" in script.text
+
+
+def test_the_command_line_reaches_the_service(default_runner):
+    from stargan_rt.cli import build_parser
+    from stargan_rt.serve.cli import config_from
+
+    args = build_parser().parse_args(["serve", "--paste-reference", "input", "--source-attrs", "Young",
+                                      "--max-inflight", "3", "--max-upload-mb", "2", "--detect-every", "3"])
+    config = config_from(args)
+    assert (config.paste_reference, config.source_attrs, config.max_inflight, config.max_upload_bytes,
+            config.detect_every, config.detector, config.token) == ("input", "Young", 3, 2 << 20, 3, "auto", None)
+    tr = Service(config, runner=default_runner).translator("auto", smooth=True)
+    assert tr.paste_back.reference == "input" and tr.detect_every == 3 and tr.detector.name.startswith("haar")
