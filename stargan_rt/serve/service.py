@@ -22,7 +22,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -116,7 +116,7 @@ class Service:
         self.config = config
         if runner is None:
             model = Path(config.model) if config.model else default_model_path()
-            opts = {"threads": config.threads} if config.threads else {}
+            opts: dict[str, Any] = {"threads": config.threads} if config.threads else {}
             runner = open_model(model, config.backend, **opts)
         self.runner = SerialRunner(runner)
         self.meta = runner.meta
