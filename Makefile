@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 DEMO   ?= demo
 TARGET ?= Blond_Hair
 
-.PHONY: demo test setup setup-train setup-test clean
+.PHONY: demo test setup setup-train setup-test setup-browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ setup-train: $(BIN)/python
 
 setup-test: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[train,test]"
+	$(BIN)/pip install -q -e ".[train,test,serve,ray]"
 	# Type stubs only; without --no-deps it would try to fetch TensorRT itself.
 	$(BIN)/pip install -q --no-deps tensorrt-stubs
 	# pycuda built from its sdist against the CUDA headers (~3.5 min once; the wheel is cached in
@@ -39,7 +39,11 @@ demo: setup
 	$(BIN)/stargan-rt translate $(DEMO)/faces/images/*.jpg --grid -d none -o $(DEMO)/grid
 	@echo "demo: $(DEMO)/output.mp4 (translated video) and $(DEMO)/grid/ (every domain for 4 faces)"
 
-test: setup-test
+# The serving page's browser test drives Debian's Chromium through Playwright (which never downloads a browser).
+setup-browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: setup-test setup-browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -16,6 +16,11 @@ _INSTALL_HINTS = {
     "pycuda": "build it from source with the CUDA toolkit: bash export/build_pycuda.sh (README: TensorRT)",
     "pyvirtualcam": "pip install 'stargan-rt[video]'",
     "matplotlib": "pip install matplotlib",
+    "fastapi": "pip install 'stargan-rt[serve]'",
+    "uvicorn": "pip install 'stargan-rt[serve]'",
+    "PIL": "pip install 'stargan-rt[serve]'",
+    "prometheus_client": "pip install 'stargan-rt[serve]'",
+    "ray": "pip install 'stargan-rt[serve,ray]'",
 }
 
 _BUILDERS = {"tensorrt": "TensorRT", "tensorrt_rtx": "TensorRT for RTX"}  # recognised by their Builder

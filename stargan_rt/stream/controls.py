@@ -51,6 +51,23 @@ class Controls:
                 return "original (o to translate)"
             return f"{', '.join(str(t) for t in self.targets)} x{self.strength:.1f}"
 
+    def set(self, target: str | None = None, strength: float | None = None, enabled: bool | None = None) -> None:
+        """Change the target, strength or on/off from outside the window (the serving page); a bad target raises
+        BadInput and changes nothing."""
+        with self._lock:
+            before = self.targets, self.strength
+            if target is not None:
+                self.targets, self.domain = parse_targets(target), -1
+            if strength is not None:
+                self.strength = min(1.0, max(0.0, round(float(strength), 3)))
+            try:
+                self._label = self._encode()
+            except Exception:
+                self.targets, self.strength = before
+                raise
+            if enabled is not None:
+                self.enabled = bool(enabled)
+
     def handle_key(self, key: int) -> None:
         ch = chr(key) if 0 <= key < 256 else ""
         names = self.labels.names
