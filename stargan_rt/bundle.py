@@ -15,13 +15,14 @@ Reading a bundle needs numpy and safetensors only; no torch, no pickle.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from .atomic import atomic_directory
+from .atomic import atomic_directory, recover
 from .errors import BadModel
 
 FORMAT = "stargan-rt-model"
@@ -31,6 +32,24 @@ WEIGHTS_FILE = "generator.safetensors"
 RAW_WEIGHTS_FILE = "generator_raw.safetensors"
 # Key under which exported artifacts (ONNX metadata_props, engine sidecars) store ModelMeta JSON.
 METADATA_KEY = "stargan_rt"
+# What a bundle folder may hold for save_bundle to replace it: its own files and exports kept beside them (the
+# embedded default model ships its INT8 ONNX there).
+BUNDLE_ENTRIES = (META_FILE, "generator*")
+MAX_IMAGE_SIZE = 4096  # a larger claim is a corrupt description, not a model (inputs would be gigabytes)
+
+
+def _whole(where: str, value: object, low: int, high: int | None = None) -> int:
+    """`value` if it is an integer in [low, high], else BadModel naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise BadModel(f"model description: {where} must be a whole number {span}, got {value!r}")
+    return value
+
+
+def _names(where: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not all(isinstance(v, str) and v.strip() for v in values):  # type: ignore[attr-defined]
+        raise BadModel(f"model description: {where} must be a list of non-empty names, got {values!r}")
+    return tuple(values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,15 @@ class Architecture:
     c_dim: int = 5
     conv_dim: int = 64
     repeat_num: int = 6
+
+    def __post_init__(self) -> None:
+        _whole("architecture.image_size", self.image_size, 4, MAX_IMAGE_SIZE)
+        if self.image_size % 4:
+            raise BadModel(f"model description: architecture.image_size {self.image_size} must be a multiple of 4 "
+                           "(the generator down-samples twice)")
+        _whole("architecture.c_dim", self.c_dim, 1)
+        _whole("architecture.conv_dim", self.conv_dim, 1)
+        _whole("architecture.repeat_num", self.repeat_num, 0)
 
 
 @dataclass(frozen=True)
@@ -57,10 +85,16 @@ class DomainSet:
     exclusive: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise BadModel(f"model description: a dataset name must be text, got {self.name!r}")
         if self.kind not in ("multi_label", "one_hot"):
             raise BadModel(f"dataset {self.name!r}: unknown label kind {self.kind!r}")
         if not self.domains:
             raise BadModel(f"dataset {self.name!r} has no domains")
+        _names(f"dataset {self.name!r} domains", self.domains)
+        for group in self.exclusive:
+            if not set(_names(f"dataset {self.name!r} exclusive group", group)) <= set(self.domains):
+                raise BadModel(f"dataset {self.name!r}: exclusive group {list(group)} names domains it does not have")
 
 
 @dataclass(frozen=True)
@@ -76,6 +110,18 @@ class Preprocess:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     channel_order: str = "RGB"
+
+    def __post_init__(self) -> None:
+        if self.crop_size is not None:
+            _whole("preprocess.crop_size", self.crop_size, 1, 65536)
+        for name in ("mean", "std"):
+            v = getattr(self, name)
+            ok = len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+            if not ok or (name == "std" and min(v) <= 0):
+                raise BadModel(f"model description: preprocess.{name} must be three finite numbers"
+                               f"{' above 0' if name == 'std' else ''}, got {list(v)!r}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise BadModel(f"model description: preprocess.channel_order must be RGB or BGR, got {self.channel_order!r}")
 
 
 @dataclass(frozen=True)
@@ -126,8 +172,11 @@ class ModelMeta:
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelMeta":
         if d.get("format") != FORMAT:
             raise BadModel(f"not a stargan-rt model description (format={d.get('format')!r})")
-        if int(d.get("format_version", 0)) > FORMAT_VERSION:
-            raise BadModel(f"model description version {d['format_version']} is newer than this stargan-rt understands")
+        version = d.get("format_version", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise BadModel(f"model description: format_version must be a whole number, got {version!r}")
+        if version > FORMAT_VERSION:
+            raise BadModel(f"model description version {version} is newer than this stargan-rt understands")
         try:
             pre = dict(d.get("preprocess", {}))
             for k in ("mean", "std"):
@@ -147,8 +196,10 @@ class ModelMeta:
                 preprocess=Preprocess(**pre),
                 provenance=dict(d.get("provenance", {})),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadModel(f"malformed model description: {exc!r}") from None
+        except KeyError as exc:
+            raise BadModel(f"malformed model description: {exc.args[0]!r} is missing") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BadModel(f"malformed model description: {exc}") from None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "ModelMeta":
@@ -172,7 +223,7 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
     from safetensors.numpy import save_file
 
     path = Path(path)
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path, replaces=BUNDLE_ENTRIES) as tmp:
         for name, weights in ((WEIGHTS_FILE, state_dict), (RAW_WEIGHTS_FILE, raw_state_dict)):
             if weights is not None:
                 arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
@@ -184,6 +235,8 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
 def load_meta(path: str | Path) -> ModelMeta:
     """The ModelMeta of a bundle directory (or its model.json)."""
     path = Path(path)
+    if not path.exists():
+        _recover(path if path.name != META_FILE else path.parent)
     meta_file = path / META_FILE if path.is_dir() else path
     if not meta_file.is_file():
         raise BadModel(f"{path}: not a model bundle (no {META_FILE})")
@@ -207,6 +260,8 @@ def load_bundle(path: str | Path, raw: bool = False) -> tuple[ModelMeta, dict[st
 
     path = Path(path)
     if not path.exists():
+        _recover(path)
+    if not path.exists():
         raise BadModel(f"{path}: no such model bundle")
     meta = load_meta(path)
     weights_file = path / (RAW_WEIGHTS_FILE if raw else WEIGHTS_FILE)
@@ -216,4 +271,17 @@ def load_bundle(path: str | Path, raw: bool = False) -> tuple[ModelMeta, dict[st
         arrays = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadModel(f"{weights_file}: corrupt or truncated weights ({exc})") from None
+    for key, v in arrays.items():
+        bad = int(v.size - np.count_nonzero(np.isfinite(v))) if v.dtype.kind == "f" else 0
+        if bad:
+            raise BadModel(f"{weights_file}: {bad} of the {v.size} weights of {key} are NaN or infinite (training "
+                           "diverged, or the file is damaged): use an earlier checkpoint's bundle")
     return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in arrays.items()}
+
+
+def _recover(path: Path) -> None:
+    """A bundle missing because a save was killed between its two renames comes back (atomic.recover)."""
+    try:
+        recover(path)
+    except OSError:
+        pass  # a read-only place: nothing of ours to recover there

@@ -9,18 +9,24 @@ and a subcommand's heavy imports (torch) happen only when it runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from importlib.metadata import entry_points
 from typing import Any, NoReturn, Sequence
 
-from .errors import StarGanError
+from .errors import StarGanError, plain
+
+# What the machine, not the program, gets wrong while writing or reading: a full disk, a read-only or unwritable
+# place, a name too long. One line and exit 2 like any bad input; any other OSError is a bug and keeps its traceback.
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                      errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EMFILE, errno.ENFILE, errno.ENXIO}
 
 
 class OneLineParser(argparse.ArgumentParser):
     """Usage mistakes end in one line and exit status 2, like every other bad input (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"{self.prog}: error: {plain(message)} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -85,8 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StarGanError as exc:
-        print(f"stargan-rt {args.command}: error: {exc}", file=sys.stderr)
+        print(f"stargan-rt {args.command}: error: {plain(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        where = exc.filename or "writing the output"
+        print(f"stargan-rt {args.command}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"stargan-rt {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .argtypes import positive_float, positive_int
 from .cli import ATTRS
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ BACKENDS_HELP = "auto (default: the fastest available), tensorrt, ort-tensorrt, 
 def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
     p.add_argument("--model", "-m", help="a bundle folder, an .onnx file or a .plan engine (default: the embedded model)")
     p.add_argument("--backend", "-b", default="auto", help=BACKENDS_HELP)
-    p.add_argument("--threads", type=int, help="CPU threads for CPU backends (default: the library's choice)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for CPU backends (default: the library's choice)")
     p.add_argument(
         "--source-attrs", metavar=ATTRS,
         help="attributes the faces have now, e.g. 'Black_Hair,Young' (default: none of the multi-label attributes, "
@@ -129,52 +130,65 @@ def _faces_of(tr: Any, img: np.ndarray, auto: bool) -> tuple[list[Any], str]:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from .errors import BadInput
+    from .errors import BadInput, ItemFailures
     from .faces import extract
     from .images import read_image, write_image
+    from .outputs import check_folder, refuse_overwriting_inputs
 
     if not args.grid and not args.target:
         raise BadInput("give --target ATTRS (e.g. Blond_Hair,-Young) or --grid")
     paths = _image_paths(args.images)
-    images = [read_image(p) for p in paths]  # every input checked before any work
-    out_dir = Path(args.output)
+    out_dir = check_folder(args.output)
+    names = ["grid.png"] if args.grid else _output_names(paths, _slug(args.target))
+    refuse_overwriting_inputs(paths, [out_dir / n for n in names])
+    failures = ItemFailures("translate", len(paths))  # one bad image is reported; the others are still translated
+    images = {}
+    for path in paths:
+        try:
+            images[path] = read_image(path)
+        except BadInput as exc:
+            failures.add(path, exc)
+    if not images:
+        failures.check()
     auto = args.detector.strip().lower() == "auto"
     if auto:
         args.detector = "haar"
     with _translator(args) as tr:
         if args.target:
-            tr.label(args.target)  # an unknown attribute fails before anything is written
+            tr.label(args.target)  # an unknown or contradictory attribute fails before anything is written
         if args.grid:
             faces = []
-            for path, img in zip(paths, images):
+            for path, img in images.items():
                 regions, how = _faces_of(tr, img, auto)
-                if not regions:
-                    raise BadInput(f"{path}: no face found (try --detector none if it is a face crop)")
-                faces.append(extract(img, regions[0], tr.size))
-            grid, _ = tr.grid(faces)
-            dest = out_dir / "grid.png"
-            write_image(dest, grid)
-            print(dest)
+                if regions:
+                    faces.append(extract(img, regions[0], tr.size))
+                else:
+                    failures.add(path, "no face found (try --detector none if it is a face crop)")
+            if faces:
+                grid, _ = tr.grid(faces)
+                write_image(out_dir / names[0], grid)
+                print(out_dir / names[0])
+            failures.check()
             return 0
-        names = _output_names(paths, _slug(args.target))
-        written = 0
+        todo = [(path, img, name) for path, name in zip(paths, names) if (img := images.get(path)) is not None]
         if tr.detector.framing is None:  # the model's own output for each crop, batched
-            outs = [o for i in range(0, len(images), 16) for o in tr.translate_images(images[i : i + 16], args.target)]
-            for path, out, name in zip(paths, outs, names):
-                write_image(out_dir / name, out)
-                print(f"{path}: a face crop (--detector none) -> {out_dir / name}")
+            for i in range(0, len(todo), 16):
+                chunk = todo[i : i + 16]
+                for (path, _, name), out in zip(chunk, tr.translate_images([img for _, img, _ in chunk], args.target)):
+                    write_image(out_dir / name, out)
+                    print(f"{path}: a face crop (--detector none) -> {out_dir / name}")
+            failures.check()
             return 0
-        for path, img, name in zip(paths, images, names):
+        for path, img, name in todo:
             regions, how = _faces_of(tr, img, auto)
             if not regions:
-                print(f"stargan-rt translate: {path}: no face found, nothing written (--detector none if it is a face "
-                      "crop)", file=sys.stderr)
+                failures.add(path, "no face found, nothing written (--detector none if it is a face crop)")
                 continue
             out, _ = tr.translate_frame(img, args.target, regions=regions)
             write_image(out_dir / name, out)
             print(f"{path}: {how} -> {out_dir / name}")
-            written += 1
-        return 0 if written else 1
+        failures.check()
+        return 0
 
 
 # --- video and webcam -------------------------------------------------------------------------------------
@@ -182,7 +196,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", "-t", required=True, metavar=ATTRS, help="e.g. 'Blond_Hair', '+Male,-Young', 'Smiling=0.6'")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     p.add_argument("--overlay", action="store_true", help="draw FPS, latency and the target on the output frames")
     p.add_argument("--stats-json", metavar="PATH", help="also write the run's timings as JSON")
     p.add_argument(
@@ -191,7 +205,7 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
         "model paste reference, where both already fill the cores)",
     )
     p.add_argument(
-        "--detect-every", type=int, default=1, metavar="N",
+        "--detect-every", type=positive_int, default=1, metavar="N",
         help="run the face detector on every Nth frame and follow the tracked faces in between (default 1)",
     )
 
@@ -221,7 +235,7 @@ def register_webcam(sub: Sub) -> None:
     p.add_argument("-o", "--output", help="also record to a video file or folder")
     p.add_argument("--virtual-cam", action="store_true", help="send the result to a virtual camera (pyvirtualcam)")
     p.add_argument("--no-window", action="store_true", help="do not open a window")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     _stream_args(p)
     _model_args(p, detector="haar")
     p.set_defaults(func=run_webcam)
@@ -229,8 +243,15 @@ def register_webcam(sub: Sub) -> None:
 
 def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, sink_specs: list[str], overlay: bool,
                   progress: bool, duration: float | None = None) -> int:
-    from .stream import Controls, TeeSink, open_sink, open_source, run_stream
+    from .errors import BadInput
+    from .outputs import check_file, refuse_overwriting_inputs
+    from .stream import Controls, TeeSink, check_sink, open_sink, open_source, run_stream
 
+    for spec in sink_specs:  # where the results go, checked before the model loads
+        check_sink(spec, source_spec)
+    if args.stats_json:
+        check_file(args.stats_json, "--stats-json")
+        refuse_overwriting_inputs([source_spec, *sink_specs], [args.stats_json])
     with _translator(args) as tr:
         controls = Controls(tr.labels, args.target, tr.source)  # unknown attributes fail before the camera opens
         source = open_source(source_spec, realtime=realtime)
@@ -259,12 +280,19 @@ def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, si
                     bar.close()
         finally:
             source.close()
+    for why in report.skipped:
+        print(f"stargan-rt {getattr(args, 'command', 'video')}: skipped {why}", file=sys.stderr)
     print(report.text())
     if args.stats_json:
         from .atomic import atomic_write_text
 
         atomic_write_text(args.stats_json, json.dumps(report.to_dict(), indent=2) + "\n")
-    return 0 if report.processed else 1
+    if not report.processed:
+        raise BadInput(f"{source.name}: no frame came out (the source gave {report.captured})")
+    if report.skipped:
+        raise BadInput(f"{len(report.skipped)} of {report.captured + len(report.skipped)} input frames were left out "
+                       f"(each named above); the others were written to {report.sink}")
+    return 0
 
 
 def run_video(args: argparse.Namespace) -> int:

@@ -140,6 +140,7 @@ class LabelSpace:
             )
         (dataset,) = datasets
         ds = self.meta.datasets[dataset]
+        _refuse_conflicts(targets, ds)
         labels = self.source(dataset, source)
         for t in targets:
             ch = self._locate(t.name)[1] - self._offsets[dataset]
@@ -177,6 +178,21 @@ class LabelSpace:
                 title = name if t.on else f"-{name}"
                 columns.append((title, self.encode([t], source)))
         return columns
+
+
+def _refuse_conflicts(targets: Sequence[Target], ds: DomainSet) -> None:
+    """BadInput for targets that contradict each other: one attribute named twice (+Male,-Male), or two that a face
+    cannot have at once (two hair colours, two expressions)."""
+    seen: dict[str, Target] = {}
+    for t in targets:
+        if t.name in seen:
+            raise BadInput(f"{t.name} is asked for twice ({seen[t.name]} and {t}): give each attribute once")
+        seen[t.name] = t
+    groups = [ds.domains] if ds.kind == "one_hot" else list(ds.exclusive)
+    for group in groups:
+        on = [str(t) for t in targets if t.on and t.strength > 0 and t.name in group]
+        if len(on) > 1:
+            raise BadInput(f"{' and '.join(on)} exclude each other (a face has one of {', '.join(group)}): ask for one")
 
 
 def exclusive_groups(attrs: Sequence[str]) -> tuple[tuple[str, ...], ...]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from ..bundle import ModelMeta
-from ..errors import BadInput
+from ..errors import BadInput, BadModel
 
 
 def ensure_open(runner: object, handle: object) -> None:
@@ -43,3 +45,27 @@ def check_frames(frames: np.ndarray, c: np.ndarray, meta: ModelMeta) -> tuple[np
     if frames.dtype != np.uint8:
         raise BadInput(f"frames must be uint8 BGR, got dtype {frames.dtype}")
     return np.ascontiguousarray(frames), check_labels(c, frames.shape[0], meta)
+
+
+def io_shapes(meta: ModelMeta) -> dict[str, tuple[int, ...]]:
+    """Each stargan-rt input's and output's shape per item, as the model description says."""
+    s, c_dim = meta.architecture.image_size, meta.label_dim
+    return {"image": (3, s, s), "frames": (s, s, 3), "label": (c_dim,), "translated": (3, s, s),
+            "translated_frames": (s, s, 3)}
+
+
+def check_graph_shapes(path: object, meta: ModelMeta, declared: dict[str, Sequence[object]]) -> None:
+    """BadModel when a graph's declared tensor shapes (static dims are ints; dynamic ones anything else) contradict
+    its embedded model description, e.g. metadata saying 256 on a graph that takes 128x128 images."""
+    want = io_shapes(meta)
+    for name, dims in declared.items():
+        if name not in want:
+            continue
+        got = list(dims)[1:]
+        expected = want[name]
+        static = [(g, e) for g, e in zip(got, expected) if isinstance(g, int) and not isinstance(g, bool) and g >= 0]
+        if len(got) != len(expected) or any(g != e for g, e in static):
+            shown = "x".join(str(g) if isinstance(g, int) else "?" for g in got)
+            raise BadModel(f"{path}: its metadata describes {name} as {'x'.join(map(str, expected))} per item "
+                           f"(image_size {meta.architecture.image_size}, {meta.label_dim} labels) but the graph's "
+                           f"{name} is {shown}: the metadata does not belong to this graph; export it again")

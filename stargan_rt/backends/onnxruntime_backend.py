@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import host
 from ..bundle import METADATA_KEY, ModelMeta
-from ..errors import BadModel, MissingDependency
+from ..errors import BadModel, MissingDependency, first_line
 from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_images, ensure_open
+from ._checks import check_frames, check_graph_shapes, check_images, ensure_open
 from ._cpu import cpu_has
 from .base import Runner, register
 
@@ -58,10 +58,6 @@ def _available(provider: str, needs_gpu: bool) -> tuple[bool, str]:
     return True, f"onnxruntime {provider}"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
 
 class OrtRunner(Runner):
     """A generator in an onnxruntime InferenceSession on one execution provider."""
@@ -84,7 +80,7 @@ class OrtRunner(Runner):
         try:
             self.session = ort.InferenceSession(str(path), so, providers=providers)
         except Exception as exc:  # onnxruntime raises its own pybind exception types for corrupt models
-            raise BadModel(f"{path}: onnxruntime cannot load it ({_first_line(exc)})") from None
+            raise BadModel(f"{path}: onnxruntime cannot load it ({first_line(exc)})") from None
         active = self.session.get_providers()
         if active[0] != self.provider:  # onnxruntime falls back to CPU silently: we do not
             raise MissingDependency(f"{path}: asked for {self.provider} but onnxruntime could only use {active[0]}")
@@ -100,20 +96,24 @@ class OrtRunner(Runner):
         have = sorted(i.name for i in self.session.get_inputs())
         if have != sorted(self.input_names) or self.session.get_outputs()[0].name != self.output_name:
             raise BadModel(f"{path}: inputs {have} do not match a stargan-rt {self.io} model {list(self.input_names)}")
+        check_graph_shapes(path, self.meta, {t.name: t.shape for t in [*self.session.get_inputs(), *self.session.get_outputs()]})
         self.path = path
 
     def _provider_list(self, path: Path) -> list[Any]:
         return [self.provider]
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        if self.device_type == "cpu":
-            return self.session.run([self.output_name], feeds)[0]
-        binding = self.session.io_binding()
-        for name, arr in feeds.items():
-            binding.bind_cpu_input(name, arr)
-        binding.bind_output(self.output_name, self.device_type, self.device_id)
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+        try:
+            if self.device_type == "cpu":
+                return self.session.run([self.output_name], feeds)[0]
+            binding = self.session.io_binding()
+            for name, arr in feeds.items():
+                binding.bind_cpu_input(name, arr)
+            binding.bind_output(self.output_name, self.device_type, self.device_id)
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+        except Exception as exc:  # inputs are checked first: what fails here is the graph itself
+            raise BadModel(f"{self.path}: onnxruntime cannot run it ({first_line(exc)})") from None
 
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         ensure_open(self, self.session)
@@ -210,7 +210,7 @@ class OrtTensorrtRunner(OrtRunner):
         try:
             probe = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise BadModel(f"{path}: onnxruntime cannot load it ({_first_line(exc)})") from None
+            raise BadModel(f"{path}: onnxruntime cannot load it ({first_line(exc)})") from None
         shapes = {i.name: [d if isinstance(d, int) else -1 for d in i.shape] for i in probe.get_inputs()}
 
         def spec(n: int) -> str:

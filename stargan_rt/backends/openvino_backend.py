@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..bundle import METADATA_KEY, ModelMeta
-from ..errors import BadInput, BadModel
+from ..errors import BadInput, BadModel, first_line
 from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_images, ensure_open
+from ._checks import check_frames, check_graph_shapes, check_images, ensure_open
 from .base import Runner, register
 from .onnxruntime_backend import IO_KEY, IO_NAMES, PRECISION_KEY
 
@@ -88,10 +88,6 @@ def _is_int8(path: Path) -> bool:
     return "int8" in path.name
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
-
 
 def _framework_info(model: Any, key: str) -> str | None:
     path = ["framework", key]
@@ -132,7 +128,7 @@ class OpenVinoRunner(Runner):
         try:
             model = _core().read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with multi-line C++ messages
-            raise BadModel(f"{path}: OpenVINO cannot load it ({_first_line(exc)})") from None
+            raise BadModel(f"{path}: OpenVINO cannot load it ({first_line(exc)})") from None
         meta_json = _framework_info(model, METADATA_KEY)
         if meta_json is None:
             raise BadModel(f"{path}: no '{METADATA_KEY}' metadata; export it with `stargan-rt export`")
@@ -145,6 +141,8 @@ class OpenVinoRunner(Runner):
         outs = [n for o in model.outputs for n in o.get_names()]
         if have != sorted(self.input_names) or self.output_name not in outs:
             raise BadModel(f"{path}: inputs {have} do not match a stargan-rt {self.io} model {list(self.input_names)}")
+        check_graph_shapes(path, self.meta, {n: [d.get_length() if d.is_static else None for d in t.get_partial_shape()]
+                                             for t in [*model.inputs, *model.outputs] for n in t.get_names()})
         self.path, self.model, self.version = path, model, ov.get_version().split("-")[0]
         self.artifact_precision = _framework_info(model, PRECISION_KEY) or "fp32"
         hint = precision or ("bf16" if self.artifact_precision == "int8" else "f32")
@@ -170,15 +168,18 @@ class OpenVinoRunner(Runner):
             try:
                 compiled = _core().compile_model(model, "CPU", self.config)
             except Exception as exc:
-                raise BadModel(f"{self.path}: OpenVINO cannot compile it ({_first_line(exc)})") from None
+                raise BadModel(f"{self.path}: OpenVINO cannot compile it ({first_line(exc)})") from None
             self._requests[key] = compiled.create_infer_request()
         return self._requests[key]
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         n = next(iter(feeds.values())).shape[0]
         with self._lock:
-            # inputs are read in place and the output copied once, out of the request's own buffer
-            return self._request(n).infer(feeds, share_inputs=True, share_outputs=True)[0].copy()
+            request = self._request(n)
+            try:  # inputs are read in place and the output copied once, out of the request's own buffer
+                return request.infer(feeds, share_inputs=True, share_outputs=True)[0].copy()
+            except Exception as exc:  # inputs are checked first: what fails here is the model itself
+                raise BadModel(f"{self.path}: OpenVINO cannot run it ({first_line(exc)})") from None
 
     def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         ensure_open(self, self.model)

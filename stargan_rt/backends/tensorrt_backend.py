@@ -37,7 +37,7 @@ from ..bundle import ModelMeta
 from ..errors import BadInput, BadModel, MissingDependency
 from ..host import cache_dir
 from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_images, ensure_open
+from ._checks import check_frames, check_graph_shapes, check_images, ensure_open, io_shapes
 from .base import Runner, register
 
 if TYPE_CHECKING:
@@ -147,10 +147,8 @@ class TensorrtRunner(Runner):
         self.image_input, self.output = expected[0][0], expected[1][0]
         self.max_batch = int(engine.get_tensor_profile_shape(self.image_input, 0)[2][0])
         self.dtypes = {n: np.dtype(trt_mod.nptype(engine.get_tensor_dtype(n))) for n in names}
-        s, c_dim = self.meta.architecture.image_size, self.meta.label_dim
-        per_item = {
-            "image": (3, s, s), "frames": (s, s, 3), "label": (c_dim,), "translated": (3, s, s), "translated_frames": (s, s, 3),
-        }
+        check_graph_shapes(self.path, self.meta, {n: tuple(engine.get_tensor_shape(n)) for n in names})
+        per_item = io_shapes(self.meta)
         self.shapes = {n: per_item[n] for n in names}
         self._slots = []
         for _ in range(SLOTS):

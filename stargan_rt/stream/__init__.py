@@ -8,11 +8,12 @@ live controls, and the three-thread pipeline with latest-frame hand-off and per-
 
 from .controls import HELP, Controls, draw_overlay
 from .pipeline import Handoff, Packet, StreamReport, run_stream
-from .sinks import ImageFolderSink, Sink, TeeSink, VideoFileSink, VirtualCamSink, WindowSink, gui_problem, open_sink
+from .sinks import (ImageFolderSink, Sink, TeeSink, VideoFileSink, VirtualCamSink, WindowSink, check_sink, gui_problem,
+                    open_sink)
 from .sources import CaptureSource, ImageFolderSource, Source, open_source
 
 __all__ = [
     "HELP", "Controls", "draw_overlay", "Handoff", "Packet", "StreamReport", "run_stream", "ImageFolderSink", "Sink",
-    "TeeSink", "VideoFileSink", "VirtualCamSink", "WindowSink", "gui_problem", "open_sink", "CaptureSource",
+    "TeeSink", "VideoFileSink", "VirtualCamSink", "WindowSink", "check_sink", "gui_problem", "open_sink", "CaptureSource",
     "ImageFolderSource", "Source", "open_source",
 ]

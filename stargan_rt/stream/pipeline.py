@@ -121,6 +121,7 @@ class StreamReport:
     # CPU time per frame (ms): each stage's own thread (in `stages`), and the libraries' thread pools (the rest of the
     # process: inference runs there); cores = the process's CPU seconds per second
     cpu: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # input frames left out (unreadable files of a folder), why each
 
     @property
     def fps(self) -> float:
@@ -137,7 +138,7 @@ class StreamReport:
             "source": self.source, "sink": self.sink, "backend": self.backend, "live": self.live,
             "captured": self.captured, "processed": self.processed, "dropped": self.dropped,
             "seconds": self.seconds, "fps": self.fps, "output_fps": self.output_fps, "stages_ms": self.stages,
-            "cpu": self.cpu,
+            "cpu": self.cpu, "skipped": self.skipped,
         }
 
     def text(self) -> str:
@@ -294,6 +295,7 @@ def run_stream(
             t.join(timeout=5.0)
         report.seconds = time.monotonic() - start
         report.dropped = inbox.dropped
+        report.skipped = list(getattr(source, "skipped", ()))
         report.stages = timer.summary()
         report.cpu = _cpu_use(time.process_time() - cpu_start, timer.cpu_seconds(), report)
         if completed:

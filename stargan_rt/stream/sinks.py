@@ -1,7 +1,9 @@
 """Frame sinks: a window, a video file, a folder of images, a virtual camera (pyvirtualcam).
 
-Files are written under a temporary name and renamed when complete, so an interrupted run never leaves a
-half-written video where the result should be. Only the window reads keys (`poll`).
+Files are written under a temporary name of their own (concurrent runs never share one) and renamed when
+complete; a video is read back first (it opens, every frame is there), so an interrupted run or a full disk never
+leaves a half-written video where the result should be, nor replaces an earlier one with it. Only the window reads
+keys (`poll`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from ..atomic import Temporary
 from ..errors import BadInput, MissingDependency
 from ..images import write_image
+from ..outputs import check_file, check_folder, refuse_overwriting_inputs
+from .sources import _quiet_opencv
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 ESC = 27
@@ -77,48 +82,78 @@ class WindowSink:
 
 
 class VideoFileSink:
-    """A video file (codec by extension), opened on the first frame, renamed into place on close."""
+    """A video file (codec by extension), opened on the first frame, read back and renamed into place on close."""
 
     def __init__(self, path: str | Path, fps: float):
-        self.path = Path(path)
+        self.path = check_file(path, "output", VIDEO_CODECS)
         self.name = str(self.path)
-        ext = self.path.suffix.lower()
-        if ext not in VIDEO_CODECS:
-            raise BadInput(f"{self.path}: unknown video extension; use one of {', '.join(VIDEO_CODECS)}")
-        self.fourcc = cv2.VideoWriter.fourcc(*VIDEO_CODECS[ext])
+        self.fourcc = cv2.VideoWriter.fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
         self.fps = fps if fps > 0 else 25.0
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{ext}")
+        self.tmp: Temporary | None = None
         self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] | None = None
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
         if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Temporary(self.path, keep_suffix=True)
             h, w = frame.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.tmp), self.fourcc, self.fps, (w, h))
+            self.size = (w, h)
+            with _quiet_opencv():
+                self.writer = cv2.VideoWriter(str(self.tmp.path), self.fourcc, self.fps, (w, h))
             if not self.writer.isOpened():
+                self.abort()
                 raise BadInput(f"{self.path}: cannot write a video there (unwritable folder or codec not available)")
-        self.writer.write(frame)
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            raise BadInput(f"{self.path}: a {frame.shape[1]}x{frame.shape[0]} frame in a video of {self.size[0]}x{self.size[1]}")
+        with _quiet_opencv():  # a failed write (a full disk) logs a line per frame; the read-back reports it once
+            self.writer.write(frame)
         self.frames += 1
 
     def poll(self) -> int | None:
         return None
 
     def close(self) -> None:
-        if self.writer is not None:
+        """Finish the file and put it at `path`, only if it reads back whole (else BadInput, `path` untouched)."""
+        if self.writer is None or self.tmp is None:
+            return
+        with _quiet_opencv():
             self.writer.release()
-            self.writer = None
-            if self.frames:
-                os.replace(self.tmp, self.path)
-            else:
-                self.tmp.unlink(missing_ok=True)
+        self.writer = None
+        problem = video_problem(self.tmp.path, self.frames)
+        if problem:
+            self.tmp.discard()
+            kept = f"; the earlier {self.path.name} is kept as it was" if self.path.exists() else ""
+            raise BadInput(f"{self.path}: the video written does not read back ({problem}): is the disk full?{kept}")
+        self.tmp.commit()
 
     def abort(self) -> None:
         """A failed run: drop the partial file, leave any earlier result at `path` untouched."""
         if self.writer is not None:
-            self.writer.release()
+            with _quiet_opencv():
+                self.writer.release()
             self.writer = None
-        self.tmp.unlink(missing_ok=True)
+        if self.tmp is not None:
+            self.tmp.discard()
+
+
+def video_problem(path: str | Path, frames: int) -> str | None:
+    """Why a video file just written does not hold `frames` decodable frames (its index says how many, and the last
+    one is decoded), or None when it does."""
+    with _quiet_opencv():
+        cap = cv2.VideoCapture(str(path))
+        try:
+            if not cap.isOpened():
+                return "it does not open: the writing was cut short"
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            if n != frames:
+                return f"it holds {n} of the {frames} frames written"
+            cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+            if not cap.read()[0]:
+                return "its last frame cannot be decoded"
+        finally:
+            cap.release()
+    return None
 
 
 class ImageFolderSink:
@@ -203,4 +238,19 @@ def open_sink(spec: str, fps: float = 25.0) -> Sink:
         return VideoFileSink(path, fps)
     if path.suffix and not path.is_dir():
         raise BadInput(f"{spec}: give a video file ({', '.join(VIDEO_CODECS)}) or a folder for images")
-    return ImageFolderSink(path)
+    return ImageFolderSink(check_folder(path, "output"))
+
+
+def check_sink(spec: str, source: str) -> None:
+    """Before any work: the output `spec` names can be written there and is not the `source` itself."""
+    if spec in ("window", "virtualcam", "virtual-cam"):
+        return
+    path = Path(spec)
+    if path.suffix.lower() in VIDEO_CODECS:
+        check_file(path, "output", VIDEO_CODECS)
+    elif path.suffix and not path.is_dir():
+        raise BadInput(f"{spec}: give a video file ({', '.join(VIDEO_CODECS)}) or a folder for images")
+    else:
+        check_folder(path, "output")
+    if not source.strip().lstrip("-").isdigit() and "://" not in source:
+        refuse_overwriting_inputs([source], [path])

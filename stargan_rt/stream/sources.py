@@ -9,6 +9,7 @@ reader simply waits for the pipeline), which is what converting a video should d
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -16,10 +17,14 @@ from typing import Iterator, Protocol
 import cv2
 import numpy as np
 
-from ..errors import BadInput
+from ..errors import BadInput, plain
 from ..images import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+MAX_CAMERA = 9999  # OpenCV reads larger indices as a capture API plus an index
+# FFmpeg prints its own lines (e.g. "moov atom not found") when OpenCV opens a broken video; we report one line
+# ourselves. Read by OpenCV's FFmpeg backend when it first starts, so set before any capture or writer exists.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class Source(Protocol):
@@ -55,9 +60,14 @@ class CaptureSource:
 
     def __init__(self, target: int | str, name: str, live: bool, realtime: bool = False):
         self.name, self.live = name, live
+        if isinstance(target, int) and not 0 <= target <= MAX_CAMERA:
+            raise BadInput(f"camera {target} is out of range (cameras are numbered 0, 1, 2, ...)")
         with _quiet_opencv():
-            self.cap = cv2.VideoCapture(target)
-            ok, frame = self.cap.read() if self.cap.isOpened() else (False, None)
+            try:
+                self.cap = cv2.VideoCapture(target)
+                ok, frame = self.cap.read() if self.cap.isOpened() else (False, None)
+            except cv2.error:
+                self.cap, ok, frame = cv2.VideoCapture(), False, None
         if not ok or frame is None:
             self.cap.release()
             if isinstance(target, int):
@@ -94,7 +104,8 @@ class CaptureSource:
 
 
 class ImageFolderSource:
-    """The images of a folder in name order (unreadable files are an error, not skipped silently)."""
+    """The images of a folder in name order. An unreadable one, or one of another size than the first, is left out
+    and named in `skipped` (the run then ends with an error), so one bad file does not stop the others."""
 
     live = False
 
@@ -104,13 +115,27 @@ class ImageFolderSource:
             raise BadInput(f"{folder}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self.name, self.fps = str(folder), fps
         self.total: int | None = len(self.files)
+        self.skipped: list[str] = []
+        self._shape: tuple[int, ...] | None = None
         self._i = 0
 
     def read(self) -> np.ndarray | None:
-        if self._i >= len(self.files):
-            return None
-        self._i += 1
-        return read_image(self.files[self._i - 1])
+        while self._i < len(self.files):
+            path = self.files[self._i]
+            self._i += 1
+            try:
+                frame = read_image(path)
+            except BadInput as exc:
+                self.skipped.append(plain(str(exc)))
+                continue
+            if self._shape is None:
+                self._shape = frame.shape
+            elif frame.shape != self._shape:
+                h, w = self._shape[:2]
+                self.skipped.append(f"{path}: {frame.shape[1]}x{frame.shape[0]}, unlike the first frame's {w}x{h}")
+                continue
+            return frame
+        return None
 
     def close(self) -> None:
         pass
@@ -123,7 +148,7 @@ def open_source(spec: str | int, realtime: bool = False) -> Source:
     camera would); without it a file is converted frame by frame, as fast as the pipeline goes.
     """
     text = str(spec).strip()
-    if text.isdigit():
+    if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
         return CaptureSource(int(text), f"camera {text}", live=True)
     if "://" in text:
         return CaptureSource(text, text, live=True)

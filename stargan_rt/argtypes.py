@@ -1,0 +1,55 @@
+"""Numbers from the command line, checked when parsed: argparse `type=` functions whose errors name the rule.
+
+A value like nan, inf, -3 or 0 where it makes no sense ends in argparse's one line (exit 2) before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+LARGEST = 2**31 - 1  # libraries take counts as C ints: a larger one would overflow inside them
+
+
+def _number(text: str, kind: type) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if kind is int and abs(value) > LARGEST:
+        raise argparse.ArgumentTypeError(f"too large, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    return _number(text, float)
