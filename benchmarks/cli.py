@@ -21,6 +21,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from stargan_rt.argtypes import non_negative_int, positive_float, positive_int
 from stargan_rt.errors import BadInput
 
 PHASES = ("floor", "generator", "pipeline")  # what a plain `stargan-rt bench` runs
@@ -57,10 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trained-model", metavar="BUNDLE", help="also run the generator table (its own size, batch 1) with these "
                    "trained weights, for the PSNR a real model keeps (random weights quantize worse), and use them in the "
                    "pipeline; e.g. stargan_rt/assets/default")
-    p.add_argument("--seconds", type=float, help="time budget per generator row (default 3; quick 1.5)")
-    p.add_argument("--max-call-seconds", type=float, default=60.0, help="skip larger batches once one call would take longer")
+    p.add_argument("--seconds", type=positive_float, help="time budget per generator row (default 3; quick 1.5)")
+    p.add_argument("--max-call-seconds", type=positive_float, default=60.0, help="skip larger batches once one call would take longer")
     p.add_argument("--faces", type=_ints, help="faces per frame in the pipeline videos (default 1,3)")
-    p.add_argument("--frames", type=int, help="frames per pipeline run (default 300; quick 60)")
+    p.add_argument("--frames", type=positive_int, help="frames per pipeline run (default 300; quick 60)")
     p.add_argument("--modes", type=_names, help="pipeline modes: max (as fast as possible), live (paced like a camera)")
     p.add_argument("--video", help="a video for the one-face pipeline runs (default: one is rendered)")
     p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=None,
@@ -71,21 +72,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rendered videos: SynthFaces clips (synth), OpenCV-drawn faces (drawn), synth when installed (auto)")
     p.add_argument("--paste-reference", choices=("model", "input"), default="model",
                    help="the pipeline's paste-back reference (default model: 2 crops a face; input: 1)")
-    p.add_argument("--conv-dim", type=int, help="generator width (default: 64, the official one; small values for tests)")
-    p.add_argument("--repeat-num", type=int, help="residual blocks (default: 6, the official number)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: the libraries' own, all cores)")
-    p.add_argument("--time-limit", type=float, help="seconds for the whole run: no new row or pipeline run starts after "
+    p.add_argument("--conv-dim", type=positive_int, help="generator width (default: 64, the official one; small values for tests)")
+    p.add_argument("--repeat-num", type=non_negative_int, help="residual blocks (default: 6, the official number)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch and onnxruntime (default: the libraries' own, all cores)")
+    p.add_argument("--time-limit", type=positive_float, help="seconds for the whole run: no new row or pipeline run starts after "
                    "it (those are reported as skipped) and the reports are written")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     t = p.add_argument_group("training step (--phases train)")
-    t.add_argument("--train-size", type=int, default=128, help="image size (default 128, the default model's)")
-    t.add_argument("--train-conv-dim", type=int, default=32, help="G and D width (default 32, the default model's)")
-    t.add_argument("--train-batch", type=int, default=32, help="batch size (default 32, the default model's recipe)")
+    t.add_argument("--train-size", type=positive_int, default=128, help="image size (default 128, the default model's)")
+    t.add_argument("--train-conv-dim", type=positive_int, default=32, help="G and D width (default 32, the default model's)")
+    t.add_argument("--train-batch", type=positive_int, default=32, help="batch size (default 32, the default model's recipe)")
     t.add_argument("--train-variants", type=_names, help="rows by key (default: all for the device): "
                    "plain, syncs, bf16, device, fused, graphs, compile-g, graphs-compile-g, compile-gd, fp32-fast")
     t.add_argument("--train-batch-scales", default="2,4", help="the fastest same-objective row again at these "
                    "multiples of the batch (default 2,4; none to skip)")
-    t.add_argument("--train-seconds", type=float, help="timed seconds per row after its warm-up (default 3; quick 1)")
+    t.add_argument("--train-seconds", type=positive_float, help="timed seconds per row after its warm-up (default 3; quick 1)")
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

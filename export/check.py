@@ -75,6 +75,10 @@ def compare(a: Any, b: Any, batch: int, atol: float | None, min_psnr: float | No
     """Run runners a and b on the same fresh inputs (random, or real images from a folder)."""
     if batch < 1:
         raise BadInput(f"--batch must be at least 1, got {batch}")
+    if atol is not None and not atol >= 0:  # nan compares false with every error: identical models would DISAGREE
+        raise BadInput(f"--atol must be a number >= 0, got {atol}")
+    if min_psnr is not None and min_psnr != min_psnr:
+        raise BadInput("--min-psnr must be a number, got nan")
     if a.meta.architecture.image_size != b.meta.architecture.image_size or a.meta.label_dim != b.meta.label_dim:
         raise BadInput(f"the two artifacts take different inputs: {a.meta.architecture} vs {b.meta.architecture}")
     worst = max(precision_class(a), precision_class(b), key=list(TOLERANCES).index)

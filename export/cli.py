@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from stargan_rt.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from stargan_rt.errors import BadInput
 from stargan_rt.host import cache_dir
 
@@ -23,7 +24,7 @@ def register_export(sub: Any) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder (new, empty, or an earlier export)")
     p.add_argument("--batch", default="1:1:8", metavar="MIN:OPT:MAX", help="batch range of the TensorRT profiles and Triton (default 1:1:8)")
     p.add_argument("--calib", type=Path, metavar="DIR", help="face images for INT8 calibration and quality checks (default: SynthFaces renders)")
-    p.add_argument("--calib-count", type=int, default=64, help="how many real images to use (3/4 calibrate, 1/4 measure quality)")
+    p.add_argument("--calib-count", type=positive_int, default=64, help="how many real images to use (3/4 calibrate, 1/4 measure quality)")
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 models (then no calibration images are needed)")
     p.add_argument("--openvino-ir", action="store_true", help="also write generator_int8_ov.xml/.bin, INT8 with ConvTranspose "
                    "quantized for OpenVINO (measured slower than OpenVINO on generator_int8.onnx; see export/openvino.py)")
@@ -37,7 +38,7 @@ def register_export(sub: Any) -> None:
     p.add_argument("--rebuild", action="store_true", help="rebuild the engine even if OUT holds one that fits this GPU and model")
     p.add_argument("--timing-cache-dir", type=Path, default=cache_dir("tensorrt"),
                    help="where TensorRT timing caches persist between builds (default ~/.cache/stargan-rt/tensorrt)")
-    p.add_argument("--workspace-gib", type=float, default=2.0, help="TensorRT builder workspace limit (GiB)")
+    p.add_argument("--workspace-gib", type=positive_float, default=2.0, help="TensorRT builder workspace limit (GiB)")
     p.add_argument("--ort-tensorrt", action="store_true", help="also build onnxruntime's TensorRT EP engine cache in OUT/ort_tensorrt_cache")
     p.add_argument("--triton", type=Path, metavar="DIR", help="also write a Triton Inference Server model repository here")
     p.set_defaults(func=run_export)
@@ -49,8 +50,6 @@ def run_export(args: argparse.Namespace) -> int:
     from .pipeline import ExportOptions, export_all
     from .tensorrt_engine import parse_capabilities
 
-    if args.calib_count < 1:
-        raise BadInput(f"--calib-count must be at least 1, got {args.calib_count}")
     opts = ExportOptions(
         profile=BatchProfile.parse(args.batch), int8=not args.no_int8, openvino=args.openvino_ir, calib=args.calib,
         calib_count=args.calib_count,
@@ -58,10 +57,7 @@ def run_export(args: argparse.Namespace) -> int:
         ort_tensorrt=args.ort_tensorrt, triton=args.triton, tensorrt=args.tensorrt,
         capabilities=parse_capabilities(args.compute_capabilities),
     )
-    try:
-        report = export_all(args.bundle, args.out, opts)
-    except OSError as exc:  # unwritable output, disk full...: one line; atomic_directory has removed its temporary folder
-        raise BadInput(f"export failed: {exc.strerror or exc} ({exc.filename or args.out})") from None
+    report = export_all(args.bundle, args.out, opts)  # a full disk: one line (cli.py); the temporary folder is gone
     print(f"wrote {args.out}: {', '.join(report.files)}")
     return 0
 
@@ -76,9 +72,9 @@ def register_check(sub: Any) -> None:
     )
     p.add_argument("a", type=Path, help="bundle directory, .onnx or .plan")
     p.add_argument("b", type=Path, help="bundle directory, .onnx or .plan")
-    p.add_argument("--batch", type=int, default=2, help="batch size of the fresh inputs (default 2)")
-    p.add_argument("--atol", type=float, help="agree when the max abs error is at most this")
-    p.add_argument("--min-psnr", type=float, metavar="DB", help="agree when the PSNR is at least this")
+    p.add_argument("--batch", type=positive_int, default=2, help="batch size of the fresh inputs (default 2)")
+    p.add_argument("--atol", type=non_negative_float, help="agree when the max abs error is at most this")
+    p.add_argument("--min-psnr", type=finite_float, metavar="DB", help="agree when the PSNR is at least this")
     p.add_argument("--images", type=Path, metavar="DIR", help="real images from this folder instead of random inputs")
     p.add_argument("--backend-a", help="backend for A (default: torch-cpu for a bundle, ort-cpu for .onnx, ov-cpu for .xml, else auto)")
     p.add_argument("--backend-b", help="backend for B (same defaults)")

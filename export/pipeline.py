@@ -14,10 +14,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from stargan_rt.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
+from stargan_rt.atomic import atomic_directory, atomic_write_bytes, atomic_write_text, check_replaceable
 from stargan_rt.bundle import ModelMeta, is_bundle
 from stargan_rt.engine_meta import BatchProfile, read_sidecar, sidecar_path, write_sidecar
 from stargan_rt.errors import BadInput, BadModel, StarGanError
+from stargan_rt.outputs import check_folder
 
 from .calibration import Samples, real_samples
 from .int8 import Int8Recipe
@@ -57,14 +58,17 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_output_dir(out: Path, marker: str = FLOAT) -> None:
-    """OUT is replaced as a whole: refuse anything but a new folder, an empty one, or an earlier export."""
+EXPORT_ENTRIES = ("generator*", REPORT, ORT_TRT_CACHE)  # what an export folder holds: all of it written here
+TRITON_ENTRIES = ("stargan", "stargan_frames", "stargan_trt")
+
+
+def check_output_dir(out: Path, replaces: tuple[str, ...] = EXPORT_ENTRIES) -> None:
+    """OUT is replaced as a whole: refuse anything but a new folder, an empty one, or an earlier export holding
+    nothing but what an export writes (a user's own file there would be deleted)."""
     if not out.parent.is_dir():
         raise BadInput(f"{out}: the folder {out.parent} does not exist")
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / marker).is_file():
-        raise BadInput(f"{out}: not empty and not an earlier export (no {marker}); it would be replaced: choose another folder")
+    check_folder(out)
+    check_replaceable(out, replaces)
 
 
 def preflight(bundle: Path, out: Path, opts: ExportOptions) -> None:
@@ -75,7 +79,7 @@ def preflight(bundle: Path, out: Path, opts: ExportOptions) -> None:
         raise BadInput("the output folder cannot be the bundle itself")
     check_output_dir(out)
     if opts.triton is not None:
-        check_output_dir(opts.triton, marker="stargan/config.pbtxt")
+        check_output_dir(opts.triton, TRITON_ENTRIES)
     if opts.engine:
         from stargan_rt.engine_meta import find_product
 
@@ -115,7 +119,7 @@ def export_all(bundle: Path, out: Path, opts: ExportOptions, log: Callable[[str]
     def step(what: str) -> None:
         log(f"[{time.perf_counter() - clock:6.1f} s] {what}")
 
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, replaces=EXPORT_ENTRIES) as tmp:
         step("exporting PyTorch -> ONNX (torch.export)")
         model = generator_to_onnx(generator, meta)
         parity = check_against_torch(model, generator, meta)

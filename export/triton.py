@@ -53,7 +53,9 @@ def write_repository(repo: Path, onnx_path: Path, meta: ModelMeta, profile: Batc
         models.append(("stargan_frames", "onnxruntime_onnx", frames_onnx, "model.onnx", True))
     if plan is not None:
         models.append(("stargan_trt", "tensorrt_plan", plan, "model.plan", False))
-    with atomic_directory(repo) as tmp:
+    from .pipeline import TRITON_ENTRIES
+
+    with atomic_directory(repo, replaces=TRITON_ENTRIES) as tmp:
         for name, platform, src, filename, frames in models:
             (tmp / name / "1").mkdir(parents=True)
             shutil.copyfile(src, tmp / name / "1" / filename)

@@ -23,6 +23,11 @@ def _number(text: str, kind: type) -> float:
     return value
 
 
+def whole(text: str) -> int:
+    """Any whole number a C int holds (the command checks its range)."""
+    return int(_number(text, int))
+
+
 def positive_int(text: str) -> int:
     value = int(_number(text, int))
     if value < 1:

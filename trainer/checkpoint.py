@@ -3,7 +3,9 @@
 OUT/checkpoint/ holds `state.pt` (torch.save of plain tensors, numbers, strings, lists, tuples and dicts only:
 G, D, both optimisers, the iteration, the RNG states) and `config.json` (the TrainConfig, readable by people and
 by `--resume` before torch loads anything). The directory is swapped in whole, so a crash mid-save leaves the
-previous checkpoint intact. `state.pt` is loaded with torch.load(weights_only=True).
+previous checkpoint intact, even when the process is killed mid-swap (stargan_rt.atomic; `read_config` and
+`load_checkpoint` first recover a swap a kill interrupted). `state.pt` is loaded with torch.load(weights_only=True)
+after checking it is a torch.save file at all (`load_tensors`).
 """
 
 from __future__ import annotations
@@ -11,24 +13,52 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from stargan_rt.atomic import atomic_directory
-from stargan_rt.errors import BadInput, BadModel
+from stargan_rt.atomic import atomic_directory, recover
+from stargan_rt.errors import BadInput, BadModel, first_line
 
 from .config import TrainConfig
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
 CONFIG_FILE = "config.json"
+CHECKPOINT_ENTRIES = (STATE_FILE, CONFIG_FILE)
 
 
 def checkpoint_dir(out: str | Path) -> Path:
     return Path(out) / CHECKPOINT_DIR
+
+
+def load_tensors(path: str | Path, what: str) -> Any:
+    """torch.load(weights_only=True) of a file that must be a torch.save checkpoint, or one line saying what it is
+    instead and what to do. Never unpickles arbitrary objects."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read it ({exc.strerror})") from None
+    # torch.save writes a zip archive (PyTorch >= 1.6) or, before that (the official StarGAN checkpoints), a pickle
+    if head[:4] != b"PK\x03\x04" and not zipfile.is_zipfile(path) and head[:1] != b"\x80":
+        raise BadModel(f"{path}: not a PyTorch checkpoint (torch.save files are zip archives or pickles; this is "
+                       f"neither): give the {what} file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        named = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what_else = f" ({named.group(1)})" if named else ""
+        raise BadModel(f"{path}: refused: besides tensors it holds Python objects{what_else} that loading would run; "
+                       "where you trust the file, re-save only its tensors (torch.save(model.state_dict(), PATH)) "
+                       "and give that") from None
+    except Exception as exc:  # torch.load raises what its parsers meet: RuntimeError, EOFError, KeyError...
+        raise BadModel(f"{path}: a corrupt or truncated {what} ({type(exc).__name__}: {first_line(exc, 200)})") from None
 
 
 def rng_state() -> dict[str, Any]:
@@ -56,7 +86,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(out: str | Path, cfg: TrainConfig, state: dict[str, Any]) -> Path:
     """Replace OUT/checkpoint/ with `state` (see module docstring) and the config."""
-    with atomic_directory(checkpoint_dir(out)) as tmp:
+    with atomic_directory(checkpoint_dir(out), replaces=CHECKPOINT_ENTRIES) as tmp:
         torch.save(state, tmp / STATE_FILE)
         (tmp / CONFIG_FILE).write_text(json.dumps({"iteration": state["iteration"], "config": cfg.to_dict()}, indent=2))
     return checkpoint_dir(out)
@@ -64,6 +94,7 @@ def save_checkpoint(out: str | Path, cfg: TrainConfig, state: dict[str, Any]) ->
 
 def read_config(out: str | Path) -> tuple[TrainConfig, int]:
     """The config and iteration of the run saved in OUT (for --resume)."""
+    recover(checkpoint_dir(out))
     path = checkpoint_dir(out) / CONFIG_FILE
     if not path.is_file():
         raise BadInput(f"{out}: nothing to resume (no {CHECKPOINT_DIR}/{CONFIG_FILE})")
@@ -75,11 +106,11 @@ def read_config(out: str | Path) -> tuple[TrainConfig, int]:
 
 
 def load_checkpoint(out: str | Path) -> dict[str, Any]:
+    recover(checkpoint_dir(out))
     path = checkpoint_dir(out) / STATE_FILE
     if not path.is_file():
         raise BadInput(f"{out}: nothing to resume (no {CHECKPOINT_DIR}/{STATE_FILE})")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadModel(f"{path}: corrupt or unsafe checkpoint ({first[:200]})") from None
+    state = load_tensors(path, "checkpoint")
+    if not isinstance(state, dict) or "iteration" not in state:
+        raise BadModel(f"{path}: not a stargan-rt training checkpoint (no iteration in it)")
+    return state

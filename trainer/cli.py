@@ -10,6 +10,8 @@ import os
 import shlex
 from typing import Any
 
+from stargan_rt.argtypes import positive_int
+
 from .config import CELEBA_DEFAULT_ATTRS, add_arguments, from_args
 
 Subparsers = Any  # argparse._SubParsersAction
@@ -71,7 +73,7 @@ def register_sample(sub: Subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="grid image to write (.png, .jpg)")
     p.add_argument("--source", default="", help="attributes the input faces have, e.g. Black_Hair,Young "
                                                  "(default: none; decides which way attributes flip)")
-    p.add_argument("--max-images", type=int, default=16, help="rows at most (default: 16)")
+    p.add_argument("--max-images", type=positive_int, default=16, help="rows at most (default: 16)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     p.set_defaults(func=run_sample)
 
@@ -80,20 +82,34 @@ def run_sample(args: argparse.Namespace) -> int:
     from stargan_rt._optional import require
 
     require("torch", "sampling")
-    from stargan_rt.images import write_image
+    from stargan_rt.bundle import load_meta
+    from stargan_rt.errors import BadInput, ItemFailures
+    from stargan_rt.images import check_image_path, crop_resize, read_image, write_image
+    from stargan_rt.outputs import check_file, refuse_overwriting_inputs
     from stargan_rt.torch_model import load_generator
 
-    from .sampling import collect_images, load_crops, translation_grid
+    from .sampling import collect_images, translation_grid
     from .train import pick_device
 
+    check_image_path(check_file(args.output))  # before any work: a place and an extension OpenCV can write
+    load_meta(args.bundle)
+    paths = collect_images(args.images, args.max_images)
+    refuse_overwriting_inputs(paths, [args.output])
     device = pick_device(args.device)
-    paths = collect_images(args.images, max(1, args.max_images))
     g, meta = load_generator(args.bundle, device)
     source = [s.strip() for s in args.source.split(",") if s.strip()]
-    crops = load_crops(paths, meta)
-    grid = translation_grid(g, meta, crops, [source] * len(crops), device)
-    write_image(args.output, grid)
-    print(f"wrote {args.output}: {len(crops)} images x {len(meta.domain_names)} domains")
+    failures = ItemFailures("sample", len(paths))  # a bad image is named and left out; the grid has the others
+    crops = []
+    for path in paths:
+        try:
+            crops.append(crop_resize(read_image(path), meta.preprocess, meta.architecture.image_size))
+        except BadInput as exc:
+            failures.add(path, exc)
+    if crops:
+        grid = translation_grid(g, meta, crops, [source] * len(crops), device)
+        write_image(args.output, grid)
+        print(f"wrote {args.output}: {len(crops)} images x {len(meta.domain_names)} domains")
+    failures.check()
     return 0
 
 
@@ -104,7 +120,7 @@ def register_import_official(sub: Subparsers) -> None:
     p.add_argument("ckpt", help="official generator checkpoint, e.g. 200000-G.ckpt")
     p.add_argument("--attrs", default=",".join(CELEBA_DEFAULT_ATTRS),
                    help="CelebA attributes the model was trained on, in order (default: %(default)s)")
-    p.add_argument("--image-size", type=int, default=128, help="resolution it was trained at (default: 128)")
+    p.add_argument("--image-size", type=positive_int, default=128, help="resolution it was trained at (default: 128)")
     p.add_argument("--dataset", choices=("celeba", "rafd", "both"), default="celeba",
                    help="celeba, rafd, or both (joint model with the mask vector) (default: celeba)")
     p.add_argument("-o", "--out", required=True, help="bundle folder to write")
@@ -117,6 +133,11 @@ def run_import_official(args: argparse.Namespace) -> int:
     require("torch", "import-official")
     from .official import import_official
 
+    from stargan_rt.atomic import check_replaceable
+    from stargan_rt.bundle import BUNDLE_ENTRIES
+    from stargan_rt.outputs import check_folder
+
+    check_replaceable(check_folder(args.out), BUNDLE_ENTRIES)  # before any work: never over a folder of other files
     attrs = [a.strip() for a in args.attrs.split(",") if a.strip()]
     command = " ".join(["stargan-rt", "import-official", shlex.quote(args.ckpt), "--attrs", ",".join(attrs),
                         "--image-size", str(args.image_size), "--dataset", args.dataset, "-o", shlex.quote(args.out)])

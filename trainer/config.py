@@ -7,10 +7,12 @@ No torch here: the CLI builds its parser without importing torch.
 from __future__ import annotations
 
 import argparse
+import math
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from stargan_rt.argtypes import finite_float, whole
 from stargan_rt.errors import BadInput
 
 CELEBA_DEFAULT_ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -82,10 +84,26 @@ class TrainConfig:
     tensorboard: bool = opt(True, "write TensorBoard scalars and images to OUT/tb when tensorboard is installed")
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):  # nan or inf in any number would train nothing sensible (Adam refuses a nan rate)
+            value = getattr(self, f.name)
+            if hints[f.name] in (float, float | None) and value is not None and not math.isfinite(value):
+                raise BadInput(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
+        for name in ("g_lr", "d_lr"):
+            if getattr(self, name) <= 0:
+                raise BadInput(f"--{name.replace('_', '-')} must be above 0, got {getattr(self, name)}")
+        for name in ("lambda_cls", "lambda_rec", "lambda_gp"):
+            if getattr(self, name) < 0:
+                raise BadInput(f"--{name.replace('_', '-')} cannot be negative, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise BadInput(f"--{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.num_iters < 1:
+            raise BadInput("--num-iters must be at least 1 (0 would write an untrained model)")
         for name in ("image_size", "g_conv_dim", "d_conv_dim", "batch_size", "n_critic", "lr_update_step"):
             if getattr(self, name) < 1:
                 raise BadInput(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("g_repeat_num", "num_iters", "num_iters_decay", "workers", "celeba_test_count", "log_every",
+        for name in ("g_repeat_num", "num_iters_decay", "workers", "celeba_test_count", "log_every",
                      "sample_every", "save_every", "num_samples"):
             if (getattr(self, name) or 0) < 0:
                 raise BadInput(f"--{name.replace('_', '-')} cannot be negative")
@@ -117,28 +135,15 @@ def _is_tuple(tp: Any) -> bool:
 def _count_or_auto(text: str) -> int | None:
     if text.lower() == "auto":
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of images or 'auto', got {text!r}") from None
+    return whole(text)
 
 
 def _optional_int(text: str) -> int | None:
-    if text.lower() in ("none", "no", "0"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
+    return None if text.lower() in ("none", "no", "0") else whole(text)
 
 
 def _optional_float(text: str) -> float | None:
-    if text.lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    return None if text.lower() == "none" else finite_float(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -159,7 +164,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         elif tp == (float | None):
             kwargs["type"] = _optional_float
         else:
-            kwargs["type"] = tp
+            kwargs["type"] = {int: whole, float: finite_float}.get(tp, tp)
         if default != ():
             help_text += f" (default: {'none' if default is None else default})"
         parser.add_argument(f"--{f.name.replace('_', '-')}", help=help_text, **kwargs)

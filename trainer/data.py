@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stargan_rt.bundle import DomainSet, Preprocess
 from stargan_rt.errors import BadInput
-from stargan_rt.images import crop_resize, to_tensor
+from stargan_rt.images import crop_resize, to_tensor, try_read_image
 from stargan_rt.labels import exclusive_groups
 
 from .config import CELEBA_DEFAULT_ATTRS, TrainConfig
@@ -61,7 +61,7 @@ class FaceDataset(Dataset):
         if self._cache is not None:
             assert self._readable is not None
             return self._cache[i] if self._readable[i] else None
-        img = cv2.imread(str(self.paths[i]), cv2.IMREAD_COLOR)
+        img = try_read_image(self.paths[i])  # a truncated JPEG is unreadable too, not half grey
         return None if img is None else crop_resize(img, self.preprocess, self.image_size)
 
     def _first_readable(self, index: int) -> tuple[int, np.ndarray, list[str]]:
@@ -97,7 +97,7 @@ class FaceDataset(Dataset):
         readable = np.zeros(len(self), bool)
 
         def fill(i: int) -> None:
-            img = cv2.imread(str(self.paths[i]), cv2.IMREAD_COLOR)
+            img = try_read_image(self.paths[i])
             if img is not None:
                 cache[i] = crop_resize(img, self.preprocess, s)
                 readable[i] = True
@@ -317,24 +317,48 @@ def _celeba(path: Path, cfg: TrainConfig, split: str) -> FaceDataset:
     attrs = list(cfg.attrs or CELEBA_DEFAULT_ATTRS)
     cols = _select(names, attrs, attr_file.name)
     rows = [ln.split() for ln in lines[2:] if ln.strip()]
+    _check_celeba_rows(attr_file, lines[0], names, rows)
     random.Random(1234).shuffle(rows)  # the official split: shuffled with seed 1234, the first ones are test
     test = celeba_test_count(cfg, len(rows))
     if split == "train" and rows and len(rows) <= test:
         raise BadInput(f"{attr_file}: {len(rows)} images, all in the test split (--celeba-test-count {test}); "
                        "lower --celeba-test-count")
     rows = rows[test:] if split == "train" else rows[:test]
-    bad = next((k for k, r in enumerate(rows) if len(r) != len(names) + 1), None)
-    if bad is not None:
-        raise BadInput(f"{attr_file}: a line has {len(rows[bad]) - 1} values for {len(names)} attributes: "
-                       f"{' '.join(rows[bad])[:80]!r}")
     image_dir = _celeba_image_dir(root, rows[0][0] if rows else None)
-    try:
-        values = np.array([[float(r[1 + c]) for c in cols] for r in rows], np.float32).reshape(len(rows), len(cols))
-    except ValueError as exc:
-        raise BadInput(f"{attr_file}: non-numeric attribute value ({exc})") from None
+    values = np.array([[float(r[1 + c]) for c in cols] for r in rows], np.float32).reshape(len(rows), len(cols))
     paths, labels = _keep_existing([image_dir / r[0] for r in rows], (values > 0).astype(np.float32), str(attr_file))
     domains = DomainSet("CelebA", "multi_label", tuple(attrs), exclusive_groups(attrs))
     return FaceDataset(domains, paths, labels, Preprocess(crop_size=cfg.celeba_crop_size), cfg.image_size, str(attr_file))
+
+
+def _is_label(text: str) -> bool:
+    """1 (has it), -1 or 0 (has not): CelebA writes 1 / -1, CSVs often 1 / 0 (or 1.0 / 0.0)."""
+    try:
+        return float(text) in (-1.0, 0.0, 1.0)
+    except ValueError:
+        return False
+
+
+def _check_celeba_rows(attr_file: Path, count_line: str, names: list[str], rows: list[list[str]]) -> None:
+    """A list whose count line, values or rows are wrong is a damaged file: refuse it whole, naming the line."""
+    try:
+        count = int(count_line.strip())
+    except ValueError:
+        raise BadInput(f"{attr_file}: the first line must be the number of images, got {count_line.strip()[:40]!r}") from None
+    if count != len(rows):
+        raise BadInput(f"{attr_file}: the first line says {count} images but {len(rows)} are listed (a cut or edited "
+                       f"file); fix the count, or the list")
+    first_seen: dict[str, int] = {}
+    for line, r in enumerate(rows, start=3):
+        if len(r) != len(names) + 1:
+            raise BadInput(f"{attr_file}:{line}: {len(r) - 1} values for {len(names)} attributes")
+        bad = next((v for v in r[1:] if not _is_label(v)), None)
+        if bad is not None:
+            raise BadInput(f"{attr_file}:{line}: attribute value {bad!r} for {r[0]}; values are 1 (has it) or -1 (has not)")
+        if r[0] in first_seen:
+            raise BadInput(f"{attr_file}:{line}: {r[0]} is listed again (first on line {first_seen[r[0]]}); list each "
+                           "image once")
+        first_seen[r[0]] = line
 
 
 def _celeba_image_dir(root: Path, first: str | None) -> Path:
@@ -394,15 +418,18 @@ def _custom(path: Path, cfg: TrainConfig) -> FaceDataset:
     attrs = list(cfg.attrs or names)
     cols = _select(names, attrs, path.name)
     folder = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
-    paths, values = [], []
+    paths, values, first_seen = [], [], {}
     for line, row in enumerate(table[1:], start=2):
         if len(row) != len(header):
             raise BadInput(f"{path}:{line}: {len(row)} fields for {len(header)} columns")
-        try:
-            values.append([float(row[1 + c]) for c in cols])
-        except ValueError:
-            raise BadInput(f"{path}:{line}: attribute values must be 0/1 or -1/1, got {row[1:]}") from None
-        paths.append(folder / row[0].strip())
+        if not all(_is_label(v) for v in row[1:]):
+            raise BadInput(f"{path}:{line}: attribute values must be 0/1 or -1/1, got {row[1:]}")
+        name = row[0].strip()
+        if name in first_seen:
+            raise BadInput(f"{path}:{line}: {name} is listed again (first on line {first_seen[name]}); list each image once")
+        first_seen[name] = line
+        values.append([float(row[1 + c]) for c in cols])
+        paths.append(folder / name)
     labels = (np.asarray(values, np.float32).reshape(len(paths), len(cols)) > 0).astype(np.float32)
     if paths:
         paths, labels = _keep_existing(paths, labels, str(path))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import cv2
 import numpy as np
 
+from stargan_rt.argtypes import non_negative_int, positive_int
 from stargan_rt.atomic import atomic_write_bytes, atomic_write_text
 from stargan_rt.bundle import ModelMeta, Preprocess
 from stargan_rt.errors import BadInput
@@ -305,12 +306,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--backend", default="auto", help="inference backend (default auto)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="evaluate the people of this SynthFaces dataset (default: held-out people made on the fly)")
-    p.add_argument("-n", type=int, default=100, help="people to evaluate (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="which held-out people (default 0)")
+    p.add_argument("-n", type=positive_int, default=100, help="people to evaluate (default 100)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="which held-out people (default 0)")
     p.add_argument("-o", "--out", default="eval_report", help="report folder (default eval_report)")
-    p.add_argument("--grid-rows", type=int, default=4, help="people shown in grid.png (default 4)")
-    p.add_argument("--batch-size", type=int, default=16, help="images per inference call (default 16)")
-    p.add_argument("--workers", type=int, default=0, help="rendering processes (default: all CPU cores)")
+    p.add_argument("--grid-rows", type=non_negative_int, default=4, help="people shown in grid.png (default 4)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="images per inference call (default 16)")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="rendering processes (default: all CPU cores)")
     p.add_argument("--classifier", default=None, metavar="FILE",
                    help="attribute classifier (.safetensors from trainer/classifier.py; default: the cached one, "
                    "trained on first use)")
@@ -330,8 +331,11 @@ def run(args: argparse.Namespace) -> int:
 
     from .classifier import get_classifier, load_classifier
 
+    from stargan_rt.outputs import check_folder
+
     if args.n < 1 or args.batch_size < 1 or args.grid_rows < 0:
         raise BadInput("-n and --batch-size must be at least 1, --grid-rows at least 0")
+    check_folder(args.out)  # where the report goes, checked before minutes of work
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not phases or set(phases) - {"crops", "frames"}:
         raise BadInput(f"--phases {args.phases!r}: choose crops, frames or both (crops,frames)")

@@ -7,18 +7,19 @@ The architecture (conv_dim, c_dim, repeat_num) is read from the weights' shapes 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-import pickle
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
 
-from stargan_rt.bundle import DomainSet, Preprocess, save_bundle
+from stargan_rt.bundle import MAX_IMAGE_SIZE, Architecture, DomainSet, Preprocess, save_bundle
 from stargan_rt.errors import BadInput, BadModel
 from stargan_rt.torch_model import Generator, generator_state_numpy, load_state
 
+from .checkpoint import load_tensors
 from .meta import RAFD_EXPRESSIONS, build_meta, celeba_domains, label_dim, rafd_domains
 
 DATASETS = ("celeba", "rafd", "both")
@@ -29,11 +30,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadModel(f"{path}: not a readable PyTorch checkpoint of plain tensors ({first[:200]})") from None
+    state = load_tensors(path, "generator checkpoint (*-G.ckpt)")
     if not isinstance(state, Mapping) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                  for k, v in state.items()):
         raise BadModel(f"{path}: expected a generator state dict (names -> tensors), found {type(state).__name__}")
@@ -57,6 +54,13 @@ def import_official(ckpt: str | Path, out: str | Path, attrs: Sequence[str], ima
     """Write a bundle for an official generator checkpoint; the label layout must match its c_dim."""
     if dataset not in DATASETS:
         raise BadInput(f"dataset {dataset!r}: use one of {', '.join(DATASETS)}")
+    if dataset in ("celeba", "both"):
+        _check_celeba_attrs(attrs)
+    try:
+        Architecture(image_size=image_size)
+    except BadModel:
+        raise BadInput(f"--image-size {image_size}: a multiple of 4 from 4 to {MAX_IMAGE_SIZE}, the size it was "
+                       "trained at (128 for the released models)") from None
     state = read_state_dict(ckpt)
     conv_dim, c_dim, repeat_num = infer_architecture(state, ckpt)
     sets: list[DomainSet] = []
@@ -80,3 +84,18 @@ def import_official(ckpt: str | Path, out: str | Path, attrs: Sequence[str], ima
     }
     meta = build_meta(sets, image_size, conv_dim, repeat_num, preprocess, provenance)
     return save_bundle(out, meta, generator_state_numpy(g))
+
+
+def _check_celeba_attrs(attrs: Sequence[str]) -> None:
+    """The official models were trained on CelebA attributes: a name outside its 40 would make an unusable bundle."""
+    from stargan_rt.synth.attributes import CELEBA_ATTRIBUTES
+
+    if not attrs:
+        raise BadInput("--attrs: give the CelebA attributes the model was trained on, in order")
+    for a in attrs:
+        if a not in CELEBA_ATTRIBUTES:
+            close = difflib.get_close_matches(a, CELEBA_ATTRIBUTES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise BadInput(f"--attrs: {a!r} is not a CelebA attribute{hint}; CelebA has {', '.join(CELEBA_ATTRIBUTES)}")
+    if len(set(attrs)) != len(attrs):
+        raise BadInput(f"--attrs repeats an attribute: {', '.join(attrs)}")

@@ -15,7 +15,7 @@ import torch
 
 from stargan_rt.bundle import ModelMeta
 from stargan_rt.errors import BadInput
-from stargan_rt.images import crop_resize, make_grid, read_image, to_frames, to_tensor
+from stargan_rt.images import make_grid, to_frames, to_tensor
 from stargan_rt.labels import LabelSpace
 
 from .data import IMAGE_EXTS
@@ -55,7 +55,3 @@ def collect_images(inputs: Sequence[str | Path], limit: int) -> list[Path]:
         else:
             raise BadInput(f"{item}: no such image or folder")
     return found[:limit]
-
-
-def load_crops(paths: Sequence[Path], meta: ModelMeta) -> list[np.ndarray]:
-    return [crop_resize(read_image(p), meta.preprocess, meta.architecture.image_size) for p in paths]

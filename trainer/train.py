@@ -24,12 +24,14 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from stargan_rt.bundle import save_bundle
+from stargan_rt.atomic import check_replaceable
+from stargan_rt.bundle import BUNDLE_ENTRIES, save_bundle
 from stargan_rt.errors import BadInput, StarGanError
 from stargan_rt.images import write_image
+from stargan_rt.outputs import check_folder
 from stargan_rt.torch_model import Discriminator, Generator, generator_state_numpy, load_state
 
-from .checkpoint import checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CHECKPOINT_ENTRIES, checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import DeviceBatches, FaceDataset, describe, load_dataset, make_loader
 from .ema import Ema
@@ -213,7 +215,9 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         raise BadInput("no training data: give --data [FORMAT:]PATH (one, or two for joint training)")
     if len(cfg.data) > 2:
         raise BadInput(f"--data: at most two datasets can be trained jointly, got {len(cfg.data)}")
-    out = Path(cfg.out)
+    out = check_folder(cfg.out, "--out")  # where everything goes, checked before any data is read
+    check_replaceable(out / "bundle", BUNDLE_ENTRIES)
+    check_replaceable(checkpoint_dir(out), CHECKPOINT_ENTRIES)
     if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():
         _, done = read_config(out)
         raise BadInput(f"{out} already holds a run (checkpoint at iteration {done}): add --resume to continue it, "

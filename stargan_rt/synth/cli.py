@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ..argtypes import non_negative_int, positive_float, positive_int
 from ..errors import BadInput
 
 KINDS = ("celeba", "rafd", "video", "preview")
@@ -34,21 +35,32 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     p.add_argument("kind", choices=KINDS, help="what to write")
     p.add_argument("-o", "--out", required=True, help="output folder (celeba, rafd), .mp4/.avi file (video) or .png (preview)")
-    p.add_argument("-n", type=int, default=None, help="images (celeba default 1000, rafd default 800) or preview rows (6)")
-    p.add_argument("--seed", type=int, default=0, help="which people and attributes (default 0)")
+    p.add_argument("-n", type=positive_int, default=None, help="images (celeba default 1000, rafd default 800) or preview rows (6)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="which people and attributes (default 0)")
     p.add_argument("--size", default=None, help="WIDTHxHEIGHT (celeba 178x218, rafd 256x256, video 640x480)")
     p.add_argument("--format", default="jpg", choices=("jpg", "png"), help="image files of datasets (default jpg)")
-    p.add_argument("--workers", type=int, default=0, help="rendering processes (default: all CPU cores)")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="rendering processes (default: all CPU cores)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing SynthFaces dataset in --out")
-    p.add_argument("--seconds", type=float, default=6.0, help="video length (default 6)")
-    p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
-    p.add_argument("--faces", type=int, default=1, help="people in the video (1-4, default 1)")
+    p.add_argument("--seconds", type=positive_float, default=6.0, help="video length (default 6)")
+    p.add_argument("--fps", type=positive_float, default=25.0, help="video frame rate (default 25)")
+    p.add_argument("--faces", type=positive_int, default=1, help="people in the video (1-4, default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..images import check_image_path
+    from ..outputs import check_file, check_folder
+
     workers = args.workers or os.cpu_count() or 1
+    if args.kind in ("celeba", "rafd"):  # where the result goes, checked before any rendering
+        check_folder(args.out)
+    elif args.kind == "video":
+        from .video import CODECS
+
+        check_file(args.out, suffixes=CODECS)
+    else:
+        check_image_path(check_file(args.out))
     if args.kind in ("celeba", "rafd"):
         from .datasets import write_celeba, write_rafd
         from .render import CELEBA_SIZE, RAFD_SIZE

@@ -115,7 +115,7 @@ def write_celeba(out: str | Path, n: int, seed: int = 0, size: tuple[int, int] =
     _check(n, ext)
     _check_target(out, overwrite)
     items = celeba_items(n, seed, ext)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, replaces=("images", "list_attr_celeba.txt", INFO_FILE)) as tmp:
         records, rate = render_items(tmp, items, size, workers, progress=progress)
         rows = [f"{Path(it.file).name} " + " ".join(f"{v:2d}" for v in it.attrs.celeba_row(bangs=r["bangs"], wavy=r["wavy"]))
                 for it, r in zip(items, records)]
@@ -131,7 +131,7 @@ def write_rafd(out: str | Path, n: int, seed: int = 0, size: tuple[int, int] = R
     _check(n, ext)
     _check_target(out, overwrite)
     items = rafd_items(n, seed, ext)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, replaces=(*EXPRESSIONS, INFO_FILE)) as tmp:
         for e in EXPRESSIONS:  # every class folder exists, as in RaFD, even for tiny n
             (tmp / e).mkdir()
         records, rate = render_items(tmp, items, size, workers, progress=progress)

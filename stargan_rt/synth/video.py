@@ -18,6 +18,7 @@ import numpy as np
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import BadInput
+from ..stream.sinks import video_problem
 from .attributes import sample_attributes
 from .draw import Frame
 from .identity import identity_seed, make_identity
@@ -79,10 +80,10 @@ def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = 
             writer.write(frame)
             all_boxes.append(boxes)
         writer.release()
-        read_back = count_frames(tmp)
-        if read_back != n:
-            raise BadInput(f"{path}: wrote {n} frames but OpenCV reads back {read_back}; try the other format "
-                           f"({', '.join(CODECS)})")
+        problem = video_problem(tmp, n)
+        if problem:
+            raise BadInput(f"{path}: the video written does not read back ({problem}); is the disk full? Or try the "
+                           f"other format ({', '.join(CODECS)})")
     info = {
         "fps": fps, "size": [w, h], "frames": n, "seed": seed, "codec": codec,
         "faces": [{"identity": identity_seed("video", seed, 1 + j),

@@ -68,8 +68,18 @@ def test_a_folder_of_other_files_is_never_replaced(tmp_path, bundle):
     precious = tmp_path / "photos"
     precious.mkdir()
     (precious / "holiday.jpg").write_bytes(b"not ours")
-    assert_one_line_error(stargan_rt("export", bundle, "-o", precious, "--no-int8"), "export", "not empty")
+    assert_one_line_error(stargan_rt("export", bundle, "-o", precious, "--no-int8"), "export", "'holiday.jpg'",
+                          "did not write")
     assert (precious / "holiday.jpg").read_bytes() == b"not ours"
+
+
+def test_an_earlier_export_holding_a_users_file_is_never_replaced(tmp_path, bundle, exported):
+    out = tmp_path / "out"
+    shutil.copytree(exported[0], out)
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert_one_line_error(stargan_rt("export", bundle, "-o", out, "--no-int8"), "export", "'notes.txt'", "did not write")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and not leftovers(tmp_path)
 
 
 def test_missing_calibration_folder(tmp_path, bundle):

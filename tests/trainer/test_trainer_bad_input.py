@@ -91,7 +91,7 @@ def test_corrupt_checkpoint_on_resume(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     state = out / "checkpoint" / "state.pt"
     state.write_bytes(state.read_bytes()[:1000])
-    fails_with(capsys, ["train", "--resume", "--out", str(out), "--num-iters", "2"], "corrupt or unsafe checkpoint")
+    fails_with(capsys, ["train", "--resume", "--out", str(out), "--num-iters", "2"], "corrupt or truncated checkpoint")
 
 
 def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
