@@ -32,10 +32,10 @@ CUDA_PEAKS = ("fp32", "tf32", "fp16", "bf16")
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
-        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
+        values = tuple(positive_int(v) for v in text.replace(" ", "").split(",") if v)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
+    if not values:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
 

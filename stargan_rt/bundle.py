@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -271,12 +271,17 @@ def load_bundle(path: str | Path, raw: bool = False) -> tuple[ModelMeta, dict[st
         arrays = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadModel(f"{weights_file}: corrupt or truncated weights ({exc})") from None
-    for key, v in arrays.items():
+    check_finite(weights_file, arrays.items())
+    return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in arrays.items()}
+
+
+def check_finite(where: object, weights: Iterable[tuple[str, np.ndarray]]) -> None:
+    """BadModel when weights hold NaN or infinities: such a model gives black or garbage images, never an error."""
+    for key, v in weights:
         bad = int(v.size - np.count_nonzero(np.isfinite(v))) if v.dtype.kind == "f" else 0
         if bad:
-            raise BadModel(f"{weights_file}: {bad} of the {v.size} weights of {key} are NaN or infinite (training "
-                           "diverged, or the file is damaged): use an earlier checkpoint's bundle")
-    return meta, {k: v.astype(np.float32) if v.dtype != np.int64 else v for k, v in arrays.items()}
+            raise BadModel(f"{where}: {bad} of the {v.size} weights of {key} are NaN or infinite (training diverged, "
+                           "or the file is damaged): use an earlier model")
 
 
 def _recover(path: Path) -> None:

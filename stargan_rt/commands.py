@@ -134,11 +134,14 @@ def run_translate(args: argparse.Namespace) -> int:
     from .faces import extract
     from .images import read_image, write_image
     from .outputs import check_folder, refuse_overwriting_inputs
+    from .stream.sources import IMAGE_SUFFIXES
 
     if not args.grid and not args.target:
         raise BadInput("give --target ATTRS (e.g. Blond_Hair,-Young) or --grid")
     paths = _image_paths(args.images)
     out_dir = check_folder(args.output)
+    if out_dir.suffix.lower() in IMAGE_SUFFIXES and not out_dir.is_dir():
+        raise BadInput(f"-o {out_dir}: translate writes into a folder (a grid as FOLDER/grid.png); give a folder name")
     names = ["grid.png"] if args.grid else _output_names(paths, _slug(args.target))
     refuse_overwriting_inputs(paths, [out_dir / n for n in names])
     failures = ItemFailures("translate", len(paths))  # one bad image is reported; the others are still translated

@@ -97,7 +97,7 @@ class TrainConfig:
                 raise BadInput(f"--{name.replace('_', '-')} cannot be negative, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
-                raise BadInput(f"--{name} must be in [0, 1), got {getattr(self, name)}")
+                raise BadInput(f"--{name} must be at least 0 and below 1, got {getattr(self, name)}")
         if self.num_iters < 1:
             raise BadInput("--num-iters must be at least 1 (0 would write an untrained model)")
         for name in ("image_size", "g_conv_dim", "d_conv_dim", "batch_size", "n_critic", "lr_update_step"):
@@ -113,7 +113,7 @@ class TrainConfig:
             raise BadInput(f"--image-size {self.image_size} must be divisible by 2**d_repeat_num "
                            f"({2**self.d_repeat_num}); lower --d-repeat-num")
         if not 0 <= self.ema_decay < 1:
-            raise BadInput(f"--ema-decay {self.ema_decay}: must be in [0, 1) (0 = no moving average)")
+            raise BadInput(f"--ema-decay {self.ema_decay}: must be at least 0 and below 1 (0 = no moving average)")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise BadInput("--max-minutes must be positive")
 

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from stargan_rt.atomic import check_replaceable
+from stargan_rt.atomic import check_replaceable, recover
 from stargan_rt.bundle import BUNDLE_ENTRIES, save_bundle
 from stargan_rt.errors import BadInput, StarGanError
 from stargan_rt.images import write_image
@@ -216,12 +216,14 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     if len(cfg.data) > 2:
         raise BadInput(f"--data: at most two datasets can be trained jointly, got {len(cfg.data)}")
     out = check_folder(cfg.out, "--out")  # where everything goes, checked before any data is read
+    recover(checkpoint_dir(out))  # a checkpoint swap a kill interrupted: the run it belongs to is seen below
     check_replaceable(out / "bundle", BUNDLE_ENTRIES)
     check_replaceable(checkpoint_dir(out), CHECKPOINT_ENTRIES)
     if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():
         _, done = read_config(out)
         raise BadInput(f"{out} already holds a run (checkpoint at iteration {done}): add --resume to continue it, "
                        "or choose another --out")
+    resumed_state = load_checkpoint(out) if cfg.resume else None  # a bad checkpoint fails before any data is read
     datasets = [load_dataset(spec, cfg) for spec in cfg.data]  # bad data fails here, before any training
     names = [d for ds in datasets for d in ds.domains.domains]
     if len(set(names)) != len(names):
@@ -241,9 +243,8 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
         if ddp.master:
             print(f"cached {sum(map(len, datasets))} images in memory in {time.monotonic() - t:.1f} s", file=sys.stderr)
 
-    start, skipped, resumed_state, resumed_losses = 0, 0, None, {}
-    if cfg.resume:
-        resumed_state = load_checkpoint(out)
+    start, skipped, resumed_losses = 0, 0, {}
+    if resumed_state is not None:
         start, skipped = int(resumed_state["iteration"]), int(resumed_state.get("skipped", 0))
         resumed_losses = dict(resumed_state.get("losses", {}))
     run = build_session(cfg, datasets, device, ddp, start, resumed_state)

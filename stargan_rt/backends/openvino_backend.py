@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import METADATA_KEY, ModelMeta
+from ..bundle import METADATA_KEY, ModelMeta, check_finite
 from ..errors import BadInput, BadModel, first_line
 from ..images import to_frames, to_tensor
 from ._checks import check_frames, check_graph_shapes, check_images, ensure_open
@@ -143,6 +143,9 @@ class OpenVinoRunner(Runner):
             raise BadModel(f"{path}: inputs {have} do not match a stargan-rt {self.io} model {list(self.input_names)}")
         check_graph_shapes(path, self.meta, {n: [d.get_length() if d.is_static else None for d in t.get_partial_shape()]
                                              for t in [*model.inputs, *model.outputs] for n in t.get_names()})
+        # OpenVINO can turn NaN weights into finite garbage (seen on the CPU plugin), so they are looked for here
+        check_finite(path, ((op.get_friendly_name(), op.get_data()) for op in model.get_ordered_ops()
+                            if op.get_type_name() == "Constant" and op.get_element_type().is_real()))
         self.path, self.model, self.version = path, model, ov.get_version().split("-")[0]
         self.artifact_precision = _framework_info(model, PRECISION_KEY) or "fp32"
         hint = precision or ("bf16" if self.artifact_precision == "int8" else "f32")

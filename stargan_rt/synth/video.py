@@ -64,7 +64,7 @@ def write_video(path: str | Path, seconds: float = 6.0, size: tuple[int, int] = 
     if codec is None:
         raise BadInput(f"{path}: video must end in {' or '.join(CODECS)} (codecs OpenCV's wheel can write)")
     if not 0 < seconds <= 600 or not 1 <= fps <= 120 or not 1 <= faces <= 4:
-        raise BadInput("video: --seconds must be in (0, 600], --fps in [1, 120], --faces in [1, 4]")
+        raise BadInput("video: --seconds must be above 0 and at most 600, --fps from 1 to 120, --faces from 1 to 4")
     w, h = size
     if w < 64 or h < 64 or w % 2 or h % 2:
         raise BadInput(f"video size {w}x{h}: use even sides of at least 64 pixels")

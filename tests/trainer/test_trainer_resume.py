@@ -74,3 +74,36 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     assert kept["iteration"] == 2
     assert all(torch.equal(kept["G"][k], good["G"][k]) for k in good["G"])
     assert all(np.isfinite(v).all() for v in load_bundle(out / "bundle")[1].values())
+
+
+KILLED_INSIDE_THE_CHECKPOINT_SWAP = """
+import os, signal, sys
+import stargan_rt.atomic as atomic
+from stargan_rt.cli import main
+
+atomic.USE_EXCHANGE = False  # the two-rename swap, whose window between the renames used to lose the checkpoint
+atomic.fault_hook = lambda step, dest: (os.kill(os.getpid(), signal.SIGKILL)
+                                        if (step, dest.name) == ("moved_old", "checkpoint") else None)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_between_the_checkpoint_renames_resumes_from_the_checkpoint_before(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    data = str(write_celeba(tmp_path / "celeba", n=20))
+    out = tmp_path / "run"
+    argv = ["train", "--data", data, *TINY, "--num-iters", "2", "--save-every", "1", "--out", str(out)]
+    r = subprocess.run([sys.executable, "-c", KILLED_INSIDE_THE_CHECKPOINT_SWAP, *argv], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr  # killed while saving iteration 2, the first replacing a checkpoint
+    assert not (out / "checkpoint").exists() and (out / ".checkpoint.old").is_dir()
+    assert main(argv) == 2  # a fresh run still sees the run it would overwrite
+    assert "already holds a run (checkpoint at iteration 1)" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--num-iters", "3"]) == 0
+    assert "training from iteration 1" in capsys.readouterr().err
+    assert load_checkpoint(out)["iteration"] == 3
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
