@@ -14,11 +14,20 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from ..argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from ..commands import Sub, _model_args
 from ..errors import BadInput
 
 if TYPE_CHECKING:
     from .service import ServeConfig
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 (a free one) to 65535."""
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
+    return value
 
 
 def register(sub: Sub) -> None:
@@ -30,22 +39,22 @@ def register(sub: Sub) -> None:
     )
     _model_args(p, detector="auto")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, without --ray)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="N", help="streams: detect faces every Nth frame")
-    p.add_argument("--max-inflight", type=int, default=4, metavar="N",
+    p.add_argument("--port", type=port, default=8000, help="port (default 8000; 0 picks a free one, without --ray)")
+    p.add_argument("--detect-every", type=positive_int, default=1, metavar="N", help="streams: detect faces every Nth frame")
+    p.add_argument("--max-inflight", type=positive_int, default=4, metavar="N",
                    help="translate requests at once per replica; more are answered 503 at once (default 4)")
-    p.add_argument("--max-streams", type=int, default=4, metavar="N", help="live streams at once per replica (default 4)")
-    p.add_argument("--max-upload-mb", type=float, default=8.0, metavar="MB", help="upload limit (default 8)")
-    p.add_argument("--max-megapixels", type=float, default=16.8, metavar="MP", help="decoded image limit (default 16.8)")
+    p.add_argument("--max-streams", type=positive_int, default=4, metavar="N", help="live streams at once per replica (default 4)")
+    p.add_argument("--max-upload-mb", type=positive_float, default=8.0, metavar="MB", help="upload limit (default 8)")
+    p.add_argument("--max-megapixels", type=positive_float, default=16.8, metavar="MP", help="decoded image limit (default 16.8)")
     p.add_argument("--token-file", metavar="PATH",
                    help="require the bearer token in this file (or set STARGAN_RT_TOKEN) for /v1/* and /metrics")
     ray = p.add_argument_group("Ray Serve (--ray)")
     ray.add_argument("--ray", action="store_true", help="deploy on Ray Serve instead of one uvicorn process")
     ray.add_argument("--address", help="a running cluster: auto or HOST:PORT (default: start Ray on this machine)")
-    ray.add_argument("--replicas", type=int, default=1, help="replicas, one model each (default 1)")
-    ray.add_argument("--max-replicas", type=int, help="autoscale between --replicas and this many")
-    ray.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="G", help="GPUs per replica (default 0)")
-    ray.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="C", help="CPUs per replica (default 1)")
+    ray.add_argument("--replicas", type=positive_int, default=1, help="replicas, one model each (default 1)")
+    ray.add_argument("--max-replicas", type=positive_int, help="autoscale between --replicas and this many")
+    ray.add_argument("--gpus-per-replica", type=non_negative_float, default=0.0, metavar="G", help="GPUs per replica (default 0)")
+    ray.add_argument("--cpus-per-replica", type=positive_float, default=1.0, metavar="C", help="CPUs per replica (default 1)")
     p.set_defaults(func=run_serve)
 
 
@@ -64,11 +73,6 @@ def _token(args: argparse.Namespace) -> str | None:
 def config_from(args: argparse.Namespace) -> ServeConfig:
     from .service import ServeConfig
 
-    for name in ("max_inflight", "max_streams", "detect_every", "replicas"):
-        if getattr(args, name) < 1:
-            raise BadInput(f"--{name.replace('_', '-')} must be at least 1")
-    if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
-        raise BadInput("--max-upload-mb and --max-megapixels must be positive")
     return ServeConfig(
         model=args.model, backend=args.backend, threads=args.threads, detector=args.detector,
         source_attrs=args.source_attrs, paste_reference=args.paste_reference, detect_every=args.detect_every,

@@ -104,7 +104,7 @@ def test_summary_and_merge_reuse_a_report(run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["--batches", "one"], "expected comma-separated integers"),
+    (["--batches", "one"], "expected comma-separated positive integers"),
     (["--model", "/nonexistent/bundle"], "no such model bundle"),
     (["--phases", "floor,warp"], "unknown warp"),
     (["--backends", "no-such-backend"], "no benchmark path matches"),
