@@ -17,6 +17,7 @@ Everything lands in OUT/tensorrt_gpu.json and .md, each step with its outcome or
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -183,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             return _finish(doc, args.out)
         plans: dict[str, Path] = {}
         for key, batch in PROFILES.items():
-            if step(doc, f"build CURRENT, batch {batch}", lambda b=batch, k=key: build(models, folder, f"current_{k}", b, ("current",))):
+            if step(doc, f"build CURRENT, batch {batch}", functools.partial(build, models, folder, f"current_{key}", batch, ("current",))):
                 plans[key] = folder / f"current_{key}.plan"
         for name in ("portable_b1", "current_b1"):
             if (folder / f"{name}.plan").is_file():
-                step(doc, f"header check of {name}", lambda n=name: validity(folder / f"{n}.plan"))
+                step(doc, f"header check of {name}", functools.partial(validity, folder / f"{name}.plan"))
         if len(plans) == len(PROFILES):
             step(doc, "measure tensorrt-rtx vs torch-cuda", lambda: measure(models, plans, args.seconds))
     return _finish(doc, args.out)

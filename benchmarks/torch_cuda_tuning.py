@@ -62,7 +62,7 @@ def prepare(torch: Any, arch: Any, k: Knobs, device: str, batch: int, seed: int 
     model = build_generator(arch).eval().to(device)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[k.dtype]
     fmt = torch.channels_last if k.channels_last else torch.contiguous_format
-    model = model.to(dtype=dtype, memory_format=fmt)
+    model = model.to(dtype=dtype, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs lack it
     if k.dtype != "fp32" and k.compile is None:
         for m in model.modules():
             if isinstance(m, InstanceNorm):  # statistics in FP32, as the runtime does

@@ -173,7 +173,7 @@ def run_translate(args: argparse.Namespace) -> int:
                 print(out_dir / names[0])
             failures.check()
             return 0
-        todo = [(path, img, name) for path, name in zip(paths, names) if (img := images.get(path)) is not None]
+        todo = [(path, image, name) for path, name in zip(paths, names) if (image := images.get(path)) is not None]
         if tr.detector.framing is None:  # the model's own output for each crop, batched
             for i in range(0, len(todo), 16):
                 chunk = todo[i : i + 16]

@@ -418,7 +418,9 @@ def _custom(path: Path, cfg: TrainConfig) -> FaceDataset:
     attrs = list(cfg.attrs or names)
     cols = _select(names, attrs, path.name)
     folder = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
-    paths, values, first_seen = [], [], {}
+    paths: list[Path] = []
+    values: list[list[float]] = []
+    first_seen: dict[str, int] = {}
     for line, row in enumerate(table[1:], start=2):
         if len(row) != len(header):
             raise BadInput(f"{path}:{line}: {len(row)} fields for {len(header)} columns")

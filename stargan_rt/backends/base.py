@@ -17,6 +17,7 @@ import numpy as np
 
 from ..bundle import ModelMeta
 from ..images import to_frames, to_tensor
+from ._checks import check_frames, check_images, ensure_open
 
 
 class Runner(abc.ABC):
@@ -48,6 +49,37 @@ class Runner(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class GraphRunner(Runner):
+    """A runner over an exported graph (ONNX, OpenVINO IR, TensorRT engine) whose inputs are either float images
+    (`io` "float": image, label) or uint8 frames (`io` "frames": frames, label). Both calls work on either graph:
+    what the graph does not take is converted on the host. A subclass runs one batch of named inputs (`_run`)."""
+
+    io: str
+
+    @abc.abstractmethod
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _handle(self) -> object:
+        """The session, model or engine; None once closed."""
+
+    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        ensure_open(self, self._handle())
+        x, c = check_images(x, c, self.meta)
+        pre = self.meta.preprocess
+        if self.io == "frames":
+            return to_tensor(self._run({"frames": to_frames(x, pre), "label": c}), pre)
+        return self._run({"image": x, "label": c}).astype(np.float32, copy=False)
+
+    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
+        ensure_open(self, self._handle())
+        frames, c = check_frames(frames, c, self.meta)
+        pre = self.meta.preprocess
+        if self.io == "frames":
+            return self._run({"frames": frames, "label": c})
+        return to_frames(self._run({"image": to_tensor(frames, pre), "label": c}).astype(np.float32, copy=False), pre)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ import numpy as np
 from .. import host
 from ..bundle import METADATA_KEY, ModelMeta
 from ..errors import BadModel, MissingDependency, first_line
-from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_graph_shapes, check_images, ensure_open
+from ._checks import check_graph_shapes
 from ._cpu import cpu_has
-from .base import Runner, register
+from .base import GraphRunner, register
 
 IO_KEY = f"{METADATA_KEY}.io"
 PRECISION_KEY = f"{METADATA_KEY}.precision"
@@ -59,7 +58,7 @@ def _available(provider: str, needs_gpu: bool) -> tuple[bool, str]:
 
 
 
-class OrtRunner(Runner):
+class OrtRunner(GraphRunner):
     """A generator in an onnxruntime InferenceSession on one execution provider."""
 
     provider: ClassVar[str] = "CPUExecutionProvider"
@@ -115,19 +114,8 @@ class OrtRunner(Runner):
         except Exception as exc:  # inputs are checked first: what fails here is the graph itself
             raise BadModel(f"{self.path}: onnxruntime cannot run it ({first_line(exc)})") from None
 
-    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self.session)
-        x, c = check_images(x, c, self.meta)
-        if self.io == "frames":
-            return to_tensor(self._run({"frames": to_frames(x, self.meta.preprocess), "label": c}), self.meta.preprocess)
-        return self._run({"image": x, "label": c})
-
-    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self.session)
-        frames, c = check_frames(frames, c, self.meta)
-        if self.io == "frames":
-            return self._run({"frames": frames, "label": c})
-        return to_frames(self._run({"image": to_tensor(frames, self.meta.preprocess), "label": c}), self.meta.preprocess)
+    def _handle(self) -> object:
+        return self.session
 
     def describe(self) -> str:
         return f"{self.name}: onnxruntime {self.provider} ({self.io} model, {self.precision}) {self.path.name}"

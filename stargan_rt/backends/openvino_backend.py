@@ -33,9 +33,8 @@ import numpy as np
 
 from ..bundle import METADATA_KEY, ModelMeta, check_finite
 from ..errors import BadInput, BadModel, first_line
-from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_graph_shapes, check_images, ensure_open
-from .base import Runner, register
+from ._checks import check_graph_shapes
+from .base import GraphRunner, register
 from .onnxruntime_backend import IO_KEY, IO_NAMES, PRECISION_KEY
 
 PRECISIONS = ("f32", "bf16")
@@ -112,7 +111,7 @@ def runtime_precision(compiled: Any) -> str:
 
 
 @register("ov-cpu", accepts=_accepts, available=_available, priority=30, rank=_rank)
-class OpenVinoRunner(Runner):
+class OpenVinoRunner(GraphRunner):
     """A generator compiled by OpenVINO for the CPU, one compiled model per batch size."""
 
     name = "ov-cpu"
@@ -184,19 +183,8 @@ class OpenVinoRunner(Runner):
             except Exception as exc:  # inputs are checked first: what fails here is the model itself
                 raise BadModel(f"{self.path}: OpenVINO cannot run it ({first_line(exc)})") from None
 
-    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self.model)
-        x, c = check_images(x, c, self.meta)
-        if self.io == "frames":
-            return to_tensor(self._run({"frames": to_frames(x, self.meta.preprocess), "label": c}), self.meta.preprocess)
-        return self._run({"image": x, "label": c})
-
-    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self.model)
-        frames, c = check_frames(frames, c, self.meta)
-        if self.io == "frames":
-            return self._run({"frames": frames, "label": c})
-        return to_frames(self._run({"image": to_tensor(frames, self.meta.preprocess), "label": c}), self.meta.preprocess)
+    def _handle(self) -> object:
+        return self.model
 
     def describe(self) -> str:
         asked = f", asked for bf16 but this CPU runs {self.precision}" if self.asked == "bf16" and "bf16" not in self.precision else ""

@@ -36,9 +36,8 @@ from .. import engine_meta
 from ..bundle import ModelMeta
 from ..errors import BadInput, BadModel, MissingDependency
 from ..host import cache_dir
-from ..images import to_frames, to_tensor
-from ._checks import check_frames, check_graph_shapes, check_images, ensure_open, io_shapes
-from .base import Runner, register
+from ._checks import check_graph_shapes, io_shapes
+from .base import GraphRunner, register
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -100,7 +99,7 @@ class _Slot:
 
 
 @register("tensorrt", accepts=_is_plan, available=_available, priority=100)
-class TensorrtRunner(Runner):
+class TensorrtRunner(GraphRunner):
     """A TensorRT engine built by `stargan-rt export --engine` (float or frames I/O)."""
 
     name = "tensorrt"
@@ -239,20 +238,8 @@ class TensorrtRunner(Runner):
 
     # --- the Runner contract ---
 
-    def infer(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self._slots)
-        x, c = check_images(x, c, self.meta)
-        if self.io == "frames":
-            return to_tensor(self._run({"frames": to_frames(x, self.meta.preprocess), "label": c}), self.meta.preprocess)
-        return self._run({"image": x, "label": c}).astype(np.float32, copy=False)
-
-    def infer_frames(self, frames: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ensure_open(self, self._slots)
-        frames, c = check_frames(frames, c, self.meta)
-        if self.io == "frames":
-            return self._run({"frames": frames, "label": c})
-        y = self._run({"image": to_tensor(frames, self.meta.preprocess), "label": c})
-        return to_frames(y.astype(np.float32, copy=False), self.meta.preprocess)
+    def _handle(self) -> object:
+        return self._slots
 
     def describe(self) -> str:
         t = self.sidecar.target

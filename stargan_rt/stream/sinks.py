@@ -104,8 +104,8 @@ class VideoFileSink:
             if not self.writer.isOpened():
                 self.abort()
                 raise BadInput(f"{self.path}: cannot write a video there (unwritable folder or codec not available)")
-        if (frame.shape[1], frame.shape[0]) != self.size:
-            raise BadInput(f"{self.path}: a {frame.shape[1]}x{frame.shape[0]} frame in a video of {self.size[0]}x{self.size[1]}")
+        if (size := (frame.shape[1], frame.shape[0])) != self.size:
+            raise BadInput(f"{self.path}: a {size[0]}x{size[1]} frame in a video of {self.size and 'x'.join(map(str, self.size))}")
         with _quiet_opencv():  # a failed write (a full disk) logs a line per frame; the read-back reports it once
             self.writer.write(frame)
         self.frames += 1
