@@ -107,6 +107,30 @@ class SerialRunner(Runner):
         self.inner.close()
 
 
+class Slots:
+    """At most `limit` things in progress at once (requests, streams), counted in `gauge`; a refusal counts in
+    `refused`."""
+
+    def __init__(self, limit: int, gauge: Any, refused: Any):
+        self.limit, self.gauge, self.refused = limit, gauge, refused
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.taken >= self.limit:
+                self.refused.inc()
+                return False
+            self.taken += 1
+            self.gauge.set(self.taken)
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self.taken -= 1
+            self.gauge.set(self.taken)
+
+
 class Service:
     """One model per replica, a bounded number of requests in flight, and the metrics about them."""
 
@@ -122,41 +146,24 @@ class Service:
         self.meta = runner.meta
         self.metrics = Metrics()
         self._pools: dict[str, queue.SimpleQueue[Translator]] = {}
-        self._inflight = 0
-        self._streams = 0
-        self._lock = threading.Lock()
+        self._requests = Slots(config.max_inflight, self.metrics.inflight, self.metrics.rejected.labels("overload"))
+        self._streams = Slots(config.max_streams, self.metrics.streams, self.metrics.rejected.labels("streams"))
         self.translator(_tracked(config.detector), smooth=False)  # a bad --detector fails at start, not per request
 
-    # --- admission ---
+    # --- admission: full means refuse now (503 / a closed socket), never queue ---
 
     def try_enter(self) -> bool:
-        """Take a request slot; False when all are busy (answer 503 rather than queue)."""
-        with self._lock:
-            if self._inflight >= self.config.max_inflight:
-                self.metrics.rejected.labels("overload").inc()
-                return False
-            self._inflight += 1
-            self.metrics.inflight.set(self._inflight)
-            return True
+        """Take a translate-request slot; False when all are busy."""
+        return self._requests.take()
 
     def leave(self) -> None:
-        with self._lock:
-            self._inflight -= 1
-            self.metrics.inflight.set(self._inflight)
+        self._requests.give()
 
     def try_open_stream(self) -> bool:
-        with self._lock:
-            if self._streams >= self.config.max_streams:
-                self.metrics.rejected.labels("streams").inc()
-                return False
-            self._streams += 1
-            self.metrics.streams.set(self._streams)
-            return True
+        return self._streams.take()
 
     def close_stream(self) -> None:
-        with self._lock:
-            self._streams -= 1
-            self.metrics.streams.set(self._streams)
+        self._streams.give()
 
     # --- images ---
 
