@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from stargan_rt.argtypes import finite_float, non_negative_float, positive_float, positive_int
+from stargan_rt.argtypes import batch_size, finite_float, non_negative_float, positive_float, positive_int
 from stargan_rt.errors import BadInput
 from stargan_rt.host import cache_dir
 
@@ -72,7 +72,7 @@ def register_check(sub: Any) -> None:
     )
     p.add_argument("a", type=Path, help="bundle directory, .onnx or .plan")
     p.add_argument("b", type=Path, help="bundle directory, .onnx or .plan")
-    p.add_argument("--batch", type=positive_int, default=2, help="batch size of the fresh inputs (default 2)")
+    p.add_argument("--batch", type=batch_size, default=2, help="batch size of the fresh inputs (default 2)")
     p.add_argument("--atol", type=non_negative_float, help="agree when the max abs error is at most this")
     p.add_argument("--min-psnr", type=finite_float, metavar="DB", help="agree when the PSNR is at least this")
     p.add_argument("--images", type=Path, metavar="DIR", help="real images from this folder instead of random inputs")

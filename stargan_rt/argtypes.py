@@ -9,6 +9,7 @@ import argparse
 import math
 
 LARGEST = 2**31 - 1  # libraries take counts as C ints: a larger one would overflow inside them
+# and no real number of seconds, gigabytes or rates is larger: 1e300 overflows a C time_t or int64 further down
 
 
 def _number(text: str, kind: type) -> float:
@@ -18,7 +19,7 @@ def _number(text: str, kind: type) -> float:
         raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    if kind is int and abs(value) > LARGEST:
+    if abs(value) > LARGEST:
         raise argparse.ArgumentTypeError(f"too large, got {text!r}")
     return value
 
@@ -32,6 +33,16 @@ def positive_int(text: str) -> int:
     value = int(_number(text, int))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+MAX_BATCH = 1024  # images per call or step: far past any real batch, and a larger one asks for gigabytes up front
+
+
+def batch_size(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BATCH}, got {text!r}")
     return value
 
 

@@ -36,6 +36,9 @@ METADATA_KEY = "stargan_rt"
 # embedded default model ships its INT8 ONNX there).
 BUNDLE_ENTRIES = (META_FILE, "generator*")
 MAX_IMAGE_SIZE = 4096  # a larger claim is a corrupt description, not a model (inputs would be gigabytes)
+# Likewise widths and depths far past any StarGAN (official: 64 and 6): building such a network before its weights are
+# compared would take minutes and gigabytes.
+MAX_CONV_DIM, MAX_REPEAT_NUM = 1024, 64
 
 
 def _whole(where: str, value: object, low: int, high: int | None = None) -> int:
@@ -67,8 +70,8 @@ class Architecture:
             raise BadModel(f"model description: architecture.image_size {self.image_size} must be a multiple of 4 "
                            "(the generator down-samples twice)")
         _whole("architecture.c_dim", self.c_dim, 1)
-        _whole("architecture.conv_dim", self.conv_dim, 1)
-        _whole("architecture.repeat_num", self.repeat_num, 0)
+        _whole("architecture.conv_dim", self.conv_dim, 1, MAX_CONV_DIM)
+        _whole("architecture.repeat_num", self.repeat_num, 0, MAX_REPEAT_NUM)
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,7 @@ class ModelMeta:
     def from_json(cls, text: str | bytes) -> "ModelMeta":
         try:
             d = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # nesting too deep
             raise BadModel(f"model description is not valid JSON: {exc}") from None
         if not isinstance(d, dict):
             raise BadModel("model description is not a JSON object")
@@ -223,6 +226,8 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
     from safetensors.numpy import save_file
 
     path = Path(path)
+    for weights in (state_dict, raw_state_dict or {}):  # a damaged model is refused before it can replace a good one
+        check_finite(f"{path} not written", weights.items())
     with atomic_directory(path, replaces=BUNDLE_ENTRIES) as tmp:
         for name, weights in ((WEIGHTS_FILE, state_dict), (RAW_WEIGHTS_FILE, raw_state_dict)):
             if weights is not None:

@@ -59,6 +59,17 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
     return out
 
 
+def refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty argument ('' from an unset shell variable) is a usage error: as a path it would silently mean the
+    current folder, as a model or host the default (binding every interface)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[args.command]._actions:
+        value = getattr(args, action.dest, None)
+        if action.default != "" and (value == "" or (isinstance(value, list) and "" in value)):
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            sub.choices[args.command].error(f"argument {name}: an empty value; give one or leave the option out")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="stargan-rt", description="Train, export and run StarGAN face attribute translation in real time."
@@ -88,6 +99,7 @@ def _register_unavailable(sub: "argparse._SubParsersAction[Any]", name: str, exc
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
+    refuse_empty_values(parser, args)
     try:
         return int(args.func(args) or 0)
     except StarGanError as exc:

@@ -35,6 +35,7 @@ from typing import Any, Mapping
 
 from .atomic import atomic_write_text
 from .bundle import METADATA_KEY, ModelMeta
+from .argtypes import MAX_BATCH
 from .errors import BadInput, BadModel, MissingDependency
 
 
@@ -87,8 +88,9 @@ class BatchProfile:
     max: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min <= self.opt <= self.max:
-            raise BadInput(f"batch range must satisfy 1 <= MIN <= OPT <= MAX, got {self.min}:{self.opt}:{self.max}")
+        if not 1 <= self.min <= self.opt <= self.max <= MAX_BATCH:
+            raise BadInput(f"batch range must satisfy 1 <= MIN <= OPT <= MAX <= {MAX_BATCH}, "
+                           f"got {self.min}:{self.opt}:{self.max}")
 
     @classmethod
     def parse(cls, text: str) -> "BatchProfile":
@@ -184,7 +186,7 @@ def read_sidecar(plan: str | Path) -> EngineSidecar:
         raise BadModel(f"{plan}: no sidecar {path.name}; without it the engine's GPU and TensorRT version are unknown ({REBUILD_HINT})")
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadModel(f"{path}: unreadable engine sidecar ({exc})") from None
     if not isinstance(d, dict):
         raise BadModel(f"{path}: engine sidecar is not a JSON object")

@@ -29,10 +29,24 @@ def read_image(path: str | Path) -> np.ndarray:
     problem = truncation(data)
     if problem:
         raise BadInput(f"{path}: {problem}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    try:
+        img = decode_image(data)
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None
     if img is None:
         raise BadInput(f"{path}: not a readable image")
     return img
+
+
+def decode_image(data: bytes) -> np.ndarray | None:
+    """cv2.imdecode of encoded bytes (None when they are no image it knows). An image whose header claims more pixels
+    than OpenCV decodes (a decompression bomb, or a damaged header) is BadInput, not OpenCV's assertion."""
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise BadInput("its header claims more pixels than OpenCV decodes (a damaged or hostile file)") from None
+        return None
 
 
 def try_read_image(path: str | Path) -> np.ndarray | None:

@@ -105,6 +105,11 @@ class LabelSpace:
             i, ch = self._locate(name)
             if i == dataset:
                 vec[ch - self._offsets[i]] = float(value)
+        for group in [ds.domains] if ds.kind == "one_hot" else ds.exclusive:
+            on = [name for name in group if vec[ds.domains.index(name)] > 0]
+            if len(on) > 1:
+                raise BadInput(f"source attributes {' and '.join(on)} exclude each other (a face has one of "
+                               f"{', '.join(group)}): give the one it has")
         if ds.kind == "one_hot" and not vec.any():
             vec[ds.domains.index("neutral") if "neutral" in ds.domains else 0] = 1.0
         return vec

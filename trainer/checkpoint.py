@@ -101,7 +101,7 @@ def read_config(out: str | Path) -> tuple[TrainConfig, int]:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         return TrainConfig.from_dict(d["config"]), int(d["iteration"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise BadModel(f"{path}: unreadable checkpoint description ({exc})") from None
 
 

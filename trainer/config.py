@@ -12,7 +12,8 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from stargan_rt.argtypes import finite_float, whole
+from stargan_rt.argtypes import MAX_BATCH, finite_float, whole
+from stargan_rt.bundle import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_REPEAT_NUM
 from stargan_rt.errors import BadInput
 
 CELEBA_DEFAULT_ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -107,6 +108,10 @@ class TrainConfig:
                      "sample_every", "save_every", "num_samples"):
             if (getattr(self, name) or 0) < 0:
                 raise BadInput(f"--{name.replace('_', '-')} cannot be negative")
+        for name, most in (("image_size", MAX_IMAGE_SIZE), ("g_conv_dim", MAX_CONV_DIM), ("d_conv_dim", MAX_CONV_DIM),
+                           ("g_repeat_num", MAX_REPEAT_NUM), ("batch_size", MAX_BATCH)):  # what a bundle may describe: refused now, not at the end
+            if getattr(self, name) > most:
+                raise BadInput(f"--{name.replace('_', '-')} must be at most {most}, got {getattr(self, name)}")
         if self.image_size % 4:
             raise BadInput(f"--image-size {self.image_size}: must be a multiple of 4 (G down-samples twice)")
         if self.d_repeat_num < 1 or self.image_size % 2**self.d_repeat_num:

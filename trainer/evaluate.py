@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import cv2
 import numpy as np
 
-from stargan_rt.argtypes import non_negative_int, positive_int
+from stargan_rt.argtypes import batch_size, non_negative_int, positive_int
 from stargan_rt.atomic import atomic_write_bytes, atomic_write_text
 from stargan_rt.bundle import ModelMeta, Preprocess
 from stargan_rt.errors import BadInput
@@ -310,7 +310,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--seed", type=non_negative_int, default=0, help="which held-out people (default 0)")
     p.add_argument("-o", "--out", default="eval_report", help="report folder (default eval_report)")
     p.add_argument("--grid-rows", type=non_negative_int, default=4, help="people shown in grid.png (default 4)")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="images per inference call (default 16)")
+    p.add_argument("--batch-size", type=batch_size, default=16, help="images per inference call (default 16)")
     p.add_argument("--workers", type=non_negative_int, default=0, help="rendering processes (default: all CPU cores)")
     p.add_argument("--classifier", default=None, metavar="FILE",
                    help="attribute classifier (.safetensors from trainer/classifier.py; default: the cached one, "

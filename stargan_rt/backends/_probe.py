@@ -100,7 +100,7 @@ def cache_key(candidates: list[Candidate], batch: int, opts: dict[str, Any]) -> 
 def _read_cache(file: Path) -> dict[str, Any]:
     try:
         data = json.loads(file.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}  # none yet, or unreadable: probe again and write a fresh one
     return data if isinstance(data, dict) else {}
 

@@ -77,7 +77,7 @@ class LiveSession:
         """Apply a JSON control message; BadInput (and no change) when it is malformed."""
         try:
             msg = json.loads(message)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past the parser's depth
             msg = None
         if not isinstance(msg, dict) or not msg or set(msg) - CONTROL_KEYS:
             raise BadInput('a control message is a JSON object with any of "target", "strength", "enabled"')

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..backends import Runner, open_model
 from ..errors import BadInput, StarGanError
+from ..images import decode_image
 from ..timing import StageTimer
 from ..translator import SourceSpec, Translator, parse_source
 from .metrics import Metrics
@@ -211,7 +212,7 @@ class Service:
             raise BadInput("not a readable image (send a JPEG, PNG, WebP, BMP or TIFF file)") from None
         if w * h > self.config.max_pixels:
             raise TooLarge(f"image of {w}x{h} pixels is over the limit of {self.config.max_pixels} pixels")
-        frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        frame = decode_image(data)
         if frame is None:
             raise BadInput("not a readable image (send a JPEG, PNG, WebP, BMP or TIFF file)")
         return frame

@@ -157,7 +157,7 @@ def read_records(root: str | Path) -> tuple[dict[str, Any], list[Record]]:
         if info.get("format") != FORMAT:
             raise ValueError(f"format is {info.get('format')!r}")
         records = [Record(root / r["file"], int(r["identity"]), Attributes(**r["attributes"])) for r in info["images"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise BadInput(f"{path}: unreadable SynthFaces metadata ({exc})") from None
     if info.get("renderer_version") != RENDERER_VERSION:
         print(f"warning: {root} was rendered by SynthFaces renderer v{info.get('renderer_version')}, this is "

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +83,14 @@ CASES = [
     _c("translate {face} -t Male -d none -m {nan_onnx} -o {out}", says="NaN or infinite"),
     _c("translate {face} -t Male -d none -m {truncated_bundle} -o {out}", says="corrupt or truncated weights"),
     _c("translate {face} -t Male -d none -m {bundle_bad_json} -o {out}", says="not valid JSON"),
+    _c("translate {face} -t Male -d none -m {bundle_nested_json} -o {out}", says="not valid JSON"),
+    _c("translate {face} -t Male -d none -m {bundle_repeat_huge} -o {out}", says="repeat_num"),
+    _c("translate {bomb} -t Male -d none -m {onnx} -o {out}", says="more pixels than OpenCV decodes"),
+    _c("translate {face} -t Male --source-attrs Black_Hair,Blond_Hair -d none -m {onnx} -o {out}",
+       says="source attributes Black_Hair and Blond_Hair exclude each other"),
+    # an empty value (an unset shell variable) would mean the default model, the current folder, every interface
+    _c("translate {face} -t Male -d none --model= -o {out}", says="--model/-m: an empty value"),
+    _c("translate {face} -t Male -d none -m {onnx} --output=", says="an empty value"),
     # a batch with bad items: the good ones are written, each bad one named, exit 2 at the end
     _c("translate {face} {notimage} {truncated} -t Male -d none -m {onnx} -o {out}", says="2 of 3 images failed",
        expect=("{out}/face_Male.png",)),
@@ -120,6 +130,8 @@ CASES = [
     _c("webcam --source {video} --no-window -o {out}.mp4 -t Male --duration nan -m {onnx}", says="--duration"),
     _c("webcam --source {video} --no-window -t Male -m {onnx}", says="nowhere to send"),
     _c("webcam --source {video} --no-window -o {video} -t Male -m {onnx}", says="also an input"),
+    _c("webcam --source {video} --no-window -o {out}.mp4 -t Male --duration 1e300 -m {onnx}", says="too large"),
+    _c("webcam --source= --no-window -o {out}.mp4 -t Male -m {onnx}", says="--source/-s: an empty value"),
     _c("webcam --source 99 --no-window -o {out}.mp4 -t Male -m {onnx}", says="camera 99 cannot be opened"),
     _c("webcam --source 99999999999 --no-window -o {out}.mp4 -t Male -m {onnx}", says="out of range"),
     _c("webcam --source -1 --no-window -o {out}.mp4 -t Male -m {onnx}", says="out of range"),
@@ -129,6 +141,8 @@ CASES = [
         "--beta2 nan", "--num-iters 0", "--num-iters -1", "--batch-size 0", "--image-size 0", "--image-size 30",
         "--workers -1", "--max-minutes 0", "--max-minutes nan", "--ema-decay 1", "--ema-decay nan", "--n-critic 0",
         "--g-conv-dim 0", "--num-iters 1e3", "--seed x", "--celeba-test-count -1")],
+    _c("train --data {celeba} --out {out} --batch-size 2048", says="--batch-size must be at most 1024"),
+    _c("train --data {celeba} --out {out} --g-conv-dim 100000", says="--g-conv-dim must be at most 1024"),
     _c("train --data {celeba_count} --out {out}", says="says 50 images but 5 are listed"),
     _c("train --data {celeba_value} --out {out}", says="attribute value '7'"),
     _c("train --data {celeba_dup} --out {out}", says="is listed again"),
@@ -153,6 +167,8 @@ CASES = [
     _c("sample {bundle} {face} -o {out}.png --max-images -1", says="--max-images"),
     _c("sample {ws}/nobundle {face} -o {out}.png", says="not a model bundle"),
     _c("sample {nan_bundle} {face} -o {out}.png --device cpu", says="NaN or infinite"),
+    _c("sample {bundle} {bomb} {face} -o {out}.png --device cpu", says="1 of 2 images failed", writes=("{out}.png",),
+       expect=("{out}.png",)),
     _c("sample {bundle} {mixed_dir} -o {out}.png --device cpu", says="1 of 3 images failed", writes=("{out}.png",),
        expect=("{out}.png",)),
     # --- import-official --------------------------------------------------------------------------------------------
@@ -162,6 +178,7 @@ CASES = [
     _c("import-official {evil} -o {out}", says="refused"),
     _c("import-official {ws}/none.ckpt -o {out}", says="no such checkpoint"),
     _c("import-official {discriminator} --image-size 16 -o {out}", says="discriminator"),
+    _c("import-official {official_nan} --image-size 16 -o {out}", says="NaN or infinite"),
     _c("import-official {official} --image-size 0 -o {out}", says="--image-size"),
     _c("import-official {official} --image-size 99 -o {out}", says="multiple of 4"),
     _c("import-official {official} --image-size -1 -o {out}", says="--image-size"),
@@ -179,6 +196,8 @@ CASES = [
     _c("export {bundle} -o {out} --calib-count nan", says="--calib-count"),
     _c("export {bundle} -o {out} --workspace-gib 0", says="--workspace-gib"),
     _c("export {bundle} -o {out} --batch 0", says="batch"),
+    _c("export {bundle} -o {out} --batch 1:1:99999999999", says="MAX <= 1024"),
+    _c("export {bundle} -o {out} --workspace-gib 1e300 --no-int8", says="too large"),
     _c("export {nan_bundle} -o {out} --no-int8", says="NaN or infinite"),
     _c("export {bundle_size_0} -o {out} --no-int8", says="image_size"),
     _c("export {ws}/nobundle -o {out}", says="not a model bundle"),
@@ -188,6 +207,7 @@ CASES = [
     _c("check {bundle} {onnx} --atol inf", says="--atol"),
     _c("check {bundle} {onnx} --min-psnr nan", says="--min-psnr"),
     _c("check {bundle} {onnx} --batch 0", says="--batch"),
+    _c("check {bundle} {onnx} --batch 2147483647", says="at most 1024"),
     _c("check {bundle} {ws}/none.onnx", says="no such model"),
     _c("check {bundle} {onnx_meta_256}", says="does not belong to this graph"),
     # --- bench ------------------------------------------------------------------------------------------------------
@@ -214,6 +234,7 @@ CASES = [
     _c("serve --port 70000", says="0 to 65535"),
     _c("serve --port -1", says="--port"),
     _c("serve --max-streams 0", says="--max-streams"),
+    _c("serve --host=", says="--host: an empty value"),
     _c("serve --gpus-per-replica -1 --ray", says="--gpus-per-replica"),
 ]
 
@@ -229,6 +250,10 @@ def _celeba_list(path: Path, rows: list[str], count: str | None = None) -> Path:
     names = "Black_Hair Blond_Hair Brown_Hair Male Young"
     (path / "list_attr_celeba.txt").write_text("\n".join([count or str(len(rows)), names, *rows]) + "\n")
     return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _meta_variant(bundle: Path, dest: Path, **arch: object) -> Path:
@@ -321,6 +346,12 @@ def ws(tmp_path_factory, tiny_models):
     p["truncated_bundle"] = Path(shutil.copytree(tiny_models["bundle"], w / "truncated_bundle"))
     f = p["truncated_bundle"] / "generator.safetensors"
     f.write_bytes(f.read_bytes()[:200])
+    p["bundle_nested_json"] = Path(shutil.copytree(tiny_models["bundle"], w / "nested_json"))
+    (p["bundle_nested_json"] / "model.json").write_text("[" * 100_000 + "]" * 100_000)  # past the parser's depth
+    p["bundle_repeat_huge"] = _meta_variant(tiny_models["bundle"], w / "repeat_huge", repeat_num=10**6)
+    p["bomb"] = w / "bomb.png"  # a PNG header claiming 60000x60000 pixels
+    p["bomb"].write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+                          + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + _png_chunk(b"IEND", b""))
     p["bundle_bad_json"] = Path(shutil.copytree(tiny_models["bundle"], w / "bad_json"))
     (p["bundle_bad_json"] / "model.json").write_text("{not json")
     p["bundle_size_0"] = _meta_variant(tiny_models["bundle"], w / "size0", image_size=0)
@@ -358,6 +389,10 @@ def ws(tmp_path_factory, tiny_models):
     torch.manual_seed(0)
     torch.save(Generator(4, 5, 1).state_dict(), w / "official-G.ckpt")
     p["official"] = w / "official-G.ckpt"
+    torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                for k, v in Generator(4, 5, 1).state_dict().items()},
+               w / "official-nan-G.ckpt")
+    p["official_nan"] = w / "official-nan-G.ckpt"
     torch.save(Discriminator(16, 4, 5, 2).state_dict(), w / "official-D.ckpt")
     p["discriminator"] = w / "official-D.ckpt"
     p["empty_with_file"] = w / "users_folder"
@@ -451,7 +486,7 @@ def test_model_descriptions_outside_the_schema_are_one_line(name, ws, capsys, tm
 
 # --- every numeric option of every subcommand, when parsed -------------------------------------------------------
 
-HOSTILE_NUMBERS = ["nan", "NaN", "inf", "-inf", "1e999", "abc", ""]
+HOSTILE_NUMBERS = ["nan", "NaN", "inf", "-inf", "1e999", "1e300", "abc", ""]  # 1e300: finite, but overflows time_t
 TOO_LARGE = "99999999999999999999"  # for whole numbers: more than a C int holds
 
 
