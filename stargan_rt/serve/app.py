@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BadInput, BadModel, MissingDependency, StarGanError
@@ -136,6 +137,10 @@ def create_app(config: ServeConfig | None = None, service: Service | None = None
     async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         return error_response(400, f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_client_gone(_: Request, exc: ClientDisconnect) -> JSONResponse:  # a client's doing, not a bug
+        return error_response(400, "the client went away before sending the whole request body")
 
     @app.exception_handler(Exception)
     async def on_bug(_: Request, exc: Exception) -> JSONResponse:

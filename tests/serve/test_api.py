@@ -221,3 +221,27 @@ def test_the_command_line_reaches_the_service(default_runner):
             config.detect_every, config.detector, config.token) == ("input", "Young", 3, 2 << 20, 3, "auto", None)
     tr = Service(config, runner=default_runner).translator("auto", smooth=True)
     assert tr.paste_back.reference == "input" and tr.detect_every == 3 and tr.detector.name.startswith("haar")
+
+
+def test_a_client_that_leaves_mid_upload_is_a_400_not_an_internal_error(client, caplog):
+    """A Content-Length promising more than arrives, then the socket closes: the client's doing, so no 500 and no
+    traceback in the server's log."""
+    import asyncio
+
+    sent: list[dict] = []
+    parts = iter([{"type": "http.request", "body": b"0123456789", "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(parts)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/translate", "raw_path": b"/v1/translate", "query_string": b"target=Male", "root_path": "",
+             "headers": [(b"host", b"x"), (b"content-length", b"1000000")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    asyncio.run(client.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert "internal error" not in caplog.text and "Traceback" not in caplog.text
