@@ -10,6 +10,7 @@ after checking it is a torch.save file at all (`load_tensors`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import pickle
 import random
@@ -30,6 +31,28 @@ CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
 CONFIG_FILE = "config.json"
 CHECKPOINT_ENTRIES = (STATE_FILE, CONFIG_FILE)
+LOCK_FILE = ".train.lock"
+
+
+class RunLock:
+    """An exclusive lock on the run folder OUT while this object lives: a second train into the same --out at the same
+    time is refused instead of interleaving its checkpoints and metrics with the first's. Its file goes with it."""
+
+    def __init__(self, out: Path):
+        self.path = out / LOCK_FILE
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise BadInput(f"{out}: another train is writing this run right now; wait for it, or choose another --out") from None
+
+    def release(self) -> None:
+        if not self.file.closed:
+            self.path.unlink(missing_ok=True)
+            self.file.close()
+
+    __del__ = release
 
 
 def checkpoint_dir(out: str | Path) -> Path:

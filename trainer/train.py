@@ -31,7 +31,8 @@ from stargan_rt.images import write_image
 from stargan_rt.outputs import check_folder
 from stargan_rt.torch_model import Discriminator, Generator, generator_state_numpy, load_state
 
-from .checkpoint import CHECKPOINT_ENTRIES, checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (CHECKPOINT_ENTRIES, RunLock, checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint,
+                         set_rng_state)
 from .config import TrainConfig
 from .data import DeviceBatches, FaceDataset, describe, load_dataset, make_loader
 from .ema import Ema
@@ -231,6 +232,9 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     ddp, device = setup_distributed(cfg.device)
     if ddp.master:
         out.mkdir(parents=True, exist_ok=True)
+        run_lock = RunLock(out)  # noqa: F841 (held until train returns)
+        if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():  # a run that finished while data loaded
+            raise BadInput(f"{out} already holds a run: add --resume to continue it, or choose another --out")
     if cfg.amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("--amp bf16: this GPU does not support bfloat16")
     seed_everything(cfg.seed + ddp.rank)

@@ -107,3 +107,22 @@ def test_a_run_killed_between_the_checkpoint_renames_resumes_from_the_checkpoint
     assert "training from iteration 1" in capsys.readouterr().err
     assert load_checkpoint(out)["iteration"] == 3
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_second_train_into_a_run_being_written_is_refused_and_leaves_the_first_alone(tmp_path: Path, capsys) -> None:
+    """Two `train --out X` at once would interleave checkpoints and metrics; the second is refused in one line while
+    the first holds the run (here: a held lock stands for the first, still-running train)."""
+    from trainer.checkpoint import RunLock
+
+    data = str(write_celeba(tmp_path / "celeba", n=8))
+    out = tmp_path / "run"
+    out.mkdir()
+    first = RunLock(out)
+    try:
+        assert main(["train", "--data", data, *OPTIONS, "--out", str(out)]) == 2
+        assert "another train is writing this run" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [".train.lock"]  # nothing of a run written beside the first
+    finally:
+        first.release()
+    assert main(["train", "--data", data, *OPTIONS, "--out", str(out)]) == 0  # once the first is done, it may run
+    assert not (out / ".train.lock").exists()
