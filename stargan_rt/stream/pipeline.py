@@ -285,7 +285,9 @@ def run_stream(
                 break
         completed = not errors
     except KeyboardInterrupt:
-        completed = True  # keep what was recorded: Ctrl-C is how a headless webcam run ends
+        # a live recording is kept: Ctrl-C is how a headless webcam run ends. A file or folder stopped part-way is not
+        # the result asked for: it must not replace an earlier complete output
+        completed = source.live
         raise
     finally:
         stop.set()

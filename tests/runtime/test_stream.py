@@ -144,6 +144,39 @@ def test_a_file_source_is_never_dropped_even_with_a_slow_backend(tmp_path):
     assert report.processed == 12 and report.dropped == 0 and len(sink.frames) == 12
 
 
+class AbortableSink(ListSink):
+    """Records whether the run ended by committing (close) or by dropping the output (abort), and sends Ctrl-C
+    once `interrupt_after` frames are written."""
+
+    def __init__(self, interrupt_after: int):
+        super().__init__()
+        self.interrupt_after, self.ended = interrupt_after, None
+
+    def write(self, frame):
+        super().write(frame)
+        if len(self.frames) == self.interrupt_after:
+            raise KeyboardInterrupt
+
+    def close(self):
+        self.ended = "close"
+
+    def abort(self):
+        self.ended = "abort"
+
+
+@pytest.mark.parametrize("live, ended", [(True, "close"), (False, "abort")])
+def test_ctrl_c_keeps_a_live_recording_but_never_lets_a_part_of_a_file_replace_the_output(tmp_path, live, ended):
+    tr = _translator(0.0)
+    sink = AbortableSink(interrupt_after=3)
+    source = FakeCamera(200.0, 1.0) if live else open_source(str(_write_video(tmp_path / "in.avi", n=12)))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_stream(source, tr, sink, Controls(tr.labels, "Male"))
+    finally:
+        source.close()
+    assert sink.ended == ended
+
+
 class Intervals:
     """(start, end) of each call, from every thread: to see which stages ran at the same time."""
 
