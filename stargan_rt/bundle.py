@@ -223,7 +223,7 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
                 raw_state_dict: Mapping[str, np.ndarray] | None = None) -> Path:
     """Write a bundle atomically. `state_dict` maps official key names to numpy arrays; `raw_state_dict`, when
     given, is the raw generator whose moving average `state_dict` is (written to RAW_WEIGHTS_FILE)."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     path = Path(path)
     for weights in (state_dict, raw_state_dict or {}):  # a damaged model is refused before it can replace a good one
@@ -232,7 +232,8 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
         for name, weights in ((WEIGHTS_FILE, state_dict), (RAW_WEIGHTS_FILE, raw_state_dict)):
             if weights is not None:
                 arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
-                save_file(arrays, str(tmp / name), metadata={METADATA_KEY: meta.to_json()})
+                # serialised here, written by Python: a full disk is an OSError with its errno, not a SafetensorError
+                (tmp / name).write_bytes(save(arrays, metadata={METADATA_KEY: meta.to_json()}))
         (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
     return path
 

@@ -11,6 +11,7 @@ after checking it is a torch.save file at all (`load_tensors`).
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import pickle
 import random
@@ -110,7 +111,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(out: str | Path, cfg: TrainConfig, state: dict[str, Any]) -> Path:
     """Replace OUT/checkpoint/ with `state` (see module docstring) and the config."""
     with atomic_directory(checkpoint_dir(out), replaces=CHECKPOINT_ENTRIES) as tmp:
-        torch.save(state, tmp / STATE_FILE)
+        buffer = io.BytesIO()  # serialised here, written by Python: a full disk is an OSError, not torch's RuntimeError
+        torch.save(state, buffer)
+        (tmp / STATE_FILE).write_bytes(buffer.getbuffer())
         (tmp / CONFIG_FILE).write_text(json.dumps({"iteration": state["iteration"], "config": cfg.to_dict()}, indent=2))
     return checkpoint_dir(out)
 

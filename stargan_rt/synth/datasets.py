@@ -74,8 +74,11 @@ def _render_one(job: tuple[str, Item, tuple[int, int], int]) -> dict[str, Any]:
     img = render(item.identity, item.attrs, size)
     path = os.path.join(root, item.file)
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if item.file.endswith(".jpg") else []
-    if not cv2.imwrite(path, img, params):
-        raise OSError(f"cannot write {path}")
+    ok, encoded = cv2.imencode(os.path.splitext(path)[1], img, params)
+    if not ok:
+        raise BadInput(f"cannot encode {path}")
+    with open(path, "wb") as f:  # not cv2.imwrite: a full disk must raise its OSError (errno), not return False
+        f.write(encoded.tobytes())
     return _record(item)
 
 

@@ -106,3 +106,40 @@ def test_an_export_that_does_not_fit_leaves_no_temporary_folder(tiny_models, tmp
     assert rc == 2 and err[-1].startswith("stargan-rt export: error: ") and "No space left" in err[-1]
     assert "Traceback" not in "\n".join(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _limit_to(kib: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    return limit
+
+
+TINY_TRAIN = ["--image-size", "16", "--g-conv-dim", "4", "--d-conv-dim", "4", "--g-repeat-num", "1", "--d-repeat-num",
+              "2", "--batch-size", "2", "--num-iters", "4", "--save-every", "2", "--sample-every", "0", "--workers", "0"]
+
+
+@pytest.mark.parametrize("command", ["import-official", "synth", "train"])
+def test_files_written_by_libraries_that_do_not_fit_are_one_line_and_leave_nothing(tmp_path, command):
+    """safetensors (a bundle), OpenCV (dataset images) and torch.save (a checkpoint) report a full disk in their own
+    ways (SafetensorError, False, RuntimeError): each must still end in the CLI's one line, exit 2."""
+    torch = pytest.importorskip("torch")
+    from stargan_rt.torch_model import Generator
+
+    cli = [sys.executable, "-m", "stargan_rt.cli"]
+    out = tmp_path / "out"
+    if command == "import-official":
+        torch.save(Generator(4, 5, 1).state_dict(), tmp_path / "official-G.ckpt")
+        argv, kib = ["import-official", str(tmp_path / "official-G.ckpt"), "--image-size", "16", "-o", str(out)], 16
+    elif command == "synth":
+        argv, kib = ["synth", "celeba", "-n", "3", "-o", str(out), "-q"], 4
+    else:
+        assert subprocess.run([*cli, "synth", "celeba", "-n", "4", "--size", "32x32", "-o", str(tmp_path / "data"), "-q"],
+                              capture_output=True, timeout=120).returncode == 0
+        argv, kib = ["train", "--data", str(tmp_path / "data"), "--out", str(out), *TINY_TRAIN], 20
+    r = subprocess.run([*cli, *argv], capture_output=True, text=True, timeout=300, preexec_fn=_limit_to(kib))
+    errors = [line for line in r.stderr.splitlines() if "error" in line.lower()]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(errors) == 1 and errors[0].endswith("error: writing the output: File too large"), r.stderr
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert left == [] and not (out / "model.json").exists() and not (out / "checkpoint").exists(), left
