@@ -339,6 +339,10 @@ def run(args: argparse.Namespace) -> int:
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not phases or set(phases) - {"crops", "frames"}:
         raise BadInput(f"--phases {args.phases!r}: choose crops, frames or both (crops,frames)")
+    if "frames" in phases:
+        from stargan_rt.faces import make_detector
+
+        make_detector(args.detector)  # a bad --detector ends here, not after the classifier and the crops phase
     if args.model is None:
         from stargan_rt.default_model import default_model_path
 

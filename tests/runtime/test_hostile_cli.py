@@ -229,6 +229,7 @@ CASES = [
     *[_c(f"eval {{onnx}} -o {{out}} {flag}", says=flag.split()[0]) for flag in (
         "-n 0", "--batch-size 0", "--grid-rows -1", "--phases foo", "--workers -1", "--seed -1")],
     _c("eval {onnx} -o {afile}", says="not a folder"),
+    _c("eval {onnx} -o {out} --detector martian", says="unknown face detector"),  # before minutes of classifier work
     _c("eval {ws}/none.onnx -o {out}", says="no such model"),
     # --- serve (refused before anything listens) ---------------------------------------------------------------------
     _c("serve --port 70000", says="0 to 65535"),
