@@ -127,8 +127,12 @@ def run(args: argparse.Namespace) -> int:
     unknown = [p for p in args.phases if p not in ALL_PHASES]
     if unknown:
         raise BadInput(f"--phases: unknown {', '.join(unknown)} (choose from {', '.join(ALL_PHASES)})")
-    if args.video and not Path(args.video).is_file():
-        raise BadInput(f"--video {args.video}: no such file")
+    if args.video:  # a missing file, a still image or an unreadable video fails here, not after the other phases
+        if not Path(args.video).is_file():
+            raise BadInput(f"--video {args.video}: no such file")
+        from stargan_rt.stream import open_source
+
+        open_source(args.video).close()
     if args.frames is not None and args.frames < 1:
         raise BadInput("--frames must be at least 1")
     modes = args.modes or (("live",) if args.quick else ("max", "live"))

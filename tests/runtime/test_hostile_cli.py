@@ -194,6 +194,7 @@ CASES = [
     _c("export {bundle} -o {bundle} --no-int8", says="cannot be the bundle"),
     _c("export {bundle} -o {out} --calib-count 0", says="--calib-count"),
     _c("export {bundle} -o {out} --calib-count nan", says="--calib-count"),
+    _c("export {bundle} -o {out} --calib-count 2147483647", says="at most 10000"),
     _c("export {bundle} -o {out} --workspace-gib 0", says="--workspace-gib"),
     _c("export {bundle} -o {out} --batch 0", says="batch"),
     _c("export {bundle} -o {out} --batch 1:1:99999999999", says="MAX <= 1024"),
@@ -216,6 +217,8 @@ CASES = [
         "--sizes -128", "--phases foo", "--time-limit -1", "--train-size 100", "--frame-size 10x10", "--modes foo",
         "--video /nonexistent.mp4", "--max-call-seconds 0", "--conv-dim 0", "--seed -1", "--train-seconds nan",
         "--train-batch-scales x")],
+    _c("bench -o {out} --video {face}", says="is an image"),
+    _c("bench -o {out} --video {notvideo}", says="cannot read video"),
     # --- synth and eval ---------------------------------------------------------------------------------------------
     _c("synth preview -n 1 -o {out}.png -q", 0, writes=("{out}.png",), expect=("{out}.png",)),
     *[_c(f"synth {flag} -q", says=flag.split()[1] if flag.split()[1].startswith("-") else "") for flag in (
