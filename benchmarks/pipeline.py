@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from stargan_rt.backends.base import Runner
+from stargan_rt.stream import Sink
 
 from .timing import progress
 from .variants import Variant, Workspace, availability
@@ -103,18 +104,12 @@ class CountingRunner(Runner):
         self.inner.close()
 
 
-class NullSink:
-    """Discards frames (the Sink protocol of stargan_rt.stream)."""
+class NullSink(Sink):
+    """Discards frames."""
 
     name = "null"
 
     def write(self, frame: np.ndarray) -> None:
-        pass
-
-    def poll(self) -> int | None:
-        return None
-
-    def close(self) -> None:
         pass
 
 

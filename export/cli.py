@@ -6,19 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from stargan_rt.argtypes import batch_size, finite_float, non_negative_float, positive_float, positive_int
+from stargan_rt.argtypes import batch_size, finite_float, non_negative_float, positive_float, positive_int, whole_in
 from stargan_rt.errors import BadInput
 from stargan_rt.host import cache_dir
 
 
 MAX_CALIB = 10_000  # INT8 calibration saturates within a few hundred images; more only renders for longer
-
-
-def calib_count(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_CALIB:
-        raise argparse.ArgumentTypeError(f"at most {MAX_CALIB}, got {text!r}")
-    return value
 
 
 def register_export(sub: Any) -> None:
@@ -34,7 +27,7 @@ def register_export(sub: Any) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder (new, empty, or an earlier export)")
     p.add_argument("--batch", default="1:1:8", metavar="MIN:OPT:MAX", help="batch range of the TensorRT profiles and Triton (default 1:1:8)")
     p.add_argument("--calib", type=Path, metavar="DIR", help="face images for INT8 calibration and quality checks (default: SynthFaces renders)")
-    p.add_argument("--calib-count", type=calib_count, default=64,
+    p.add_argument("--calib-count", type=whole_in(1, MAX_CALIB), default=64,
                    help=f"how many real images to use, up to {MAX_CALIB} (3/4 calibrate, 1/4 measure quality)")
     p.add_argument("--no-int8", action="store_true", help="skip the INT8 models (then no calibration images are needed)")
     p.add_argument("--openvino-ir", action="store_true", help="also write generator_int8_ov.xml/.bin, INT8 with ConvTranspose "

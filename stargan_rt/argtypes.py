@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Callable
 
 LARGEST = 2**31 - 1  # libraries take counts as C ints: a larger one would overflow inside them
 # and no real number of seconds, gigabytes or rates is larger: 1e300 overflows a C time_t or int64 further down
@@ -36,14 +37,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def whole_in(low: int, high: int) -> Callable[[str], int]:
+    """A `type=` for whole numbers from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        value = int(_number(text, int))
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be at {'least' if value < low else 'most'} "
+                                             f"{low if value < low else high}, got {text!r}")
+        return value
+
+    return parse
+
+
 MAX_BATCH = 1024  # images per call or step: far past any real batch, and a larger one asks for gigabytes up front
-
-
-def batch_size(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_BATCH}, got {text!r}")
-    return value
+batch_size = whole_in(1, MAX_BATCH)
+port = whole_in(0, 65535)  # 0: the system picks a free one
 
 
 def non_negative_int(text: str) -> int:

@@ -226,14 +226,14 @@ def save_bundle(path: str | Path, meta: ModelMeta, state_dict: Mapping[str, np.n
     from safetensors.numpy import save
 
     path = Path(path)
-    for weights in (state_dict, raw_state_dict or {}):  # a damaged model is refused before it can replace a good one
+    files = {WEIGHTS_FILE: state_dict, **({RAW_WEIGHTS_FILE: raw_state_dict} if raw_state_dict is not None else {})}
+    for weights in files.values():  # a damaged model is refused before it can replace a good one
         check_finite(f"{path} not written", weights.items())
     with atomic_directory(path, replaces=BUNDLE_ENTRIES) as tmp:
-        for name, weights in ((WEIGHTS_FILE, state_dict), (RAW_WEIGHTS_FILE, raw_state_dict)):
-            if weights is not None:
-                arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
-                # serialised here, written by Python: a full disk is an OSError with its errno, not a SafetensorError
-                (tmp / name).write_bytes(save(arrays, metadata={METADATA_KEY: meta.to_json()}))
+        for name, weights in files.items():
+            arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+            # serialised here, written by Python: a full disk is an OSError with its errno, not a SafetensorError
+            (tmp / name).write_bytes(save(arrays, metadata={METADATA_KEY: meta.to_json()}))
         (tmp / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
     return path
 

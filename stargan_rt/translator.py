@@ -50,9 +50,9 @@ class FrameJob:
 
     frame: np.ndarray
     regions: list[Region]
-    source: SourceSpec = None
     crops: np.ndarray | None = None  # (N, S, S, 3) uint8 BGR
     labels: np.ndarray | None = None  # (N, c_dim) target labels
+    as_is: np.ndarray | None = None  # (N, c_dim) labels that change nothing (the "model" paste reference), or None
 
 
 class Translator:
@@ -83,6 +83,7 @@ class Translator:
         self.detect_every = max(1, detect_every)  # >1: between detections, reuse the tracked boxes
         self._frames_seen = 0
         self._label_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._as_is_cache: dict[tuple[bytes, str], np.ndarray] = {}
 
     # --- labels ---
 
@@ -100,9 +101,20 @@ class Translator:
             self._label_cache[key] = self.labels.encode(targets, src)
         return self._label_cache[key]
 
-    def _labels_for(self, target: TargetSpec, n: int) -> np.ndarray:
-        vec = self.label(target)
+    def _labels_for(self, target: TargetSpec, n: int, source: SourceSpec = None) -> np.ndarray:
+        vec = self.label(target, source)
         return np.broadcast_to(vec, (n, self.labels.c_dim)).astype(np.float32) if vec.ndim == 1 else vec
+
+    def _as_is(self, labels: np.ndarray, source: SourceSpec = None) -> np.ndarray:
+        """For each target label, the label asking nothing of a face with `source` attributes (cached as labels are)."""
+        src = parse_source(source) if source is not None else self.source
+        rows = []
+        for lab in labels:
+            key = (lab.tobytes(), repr(src))
+            if key not in self._as_is_cache:
+                self._as_is_cache[key] = self.labels.unchanged(lab, src)
+            rows.append(self._as_is_cache[key])
+        return np.stack(rows)
 
     # --- faces that are already crops ---
 
@@ -163,12 +175,12 @@ class Translator:
         with stage("detect"):
             regions = self.regions(frame, t) if regions is None else list(regions)
         if not regions:
-            return FrameJob(frame, regions, source)
+            return FrameJob(frame, regions)
         with stage("preprocess"):
             crops = np.stack([extract(frame, r, self.size) for r in regions])
-            labels = self._labels_for(target, len(crops)) if source is None else np.broadcast_to(
-                self.label(target, source), (len(crops), self.labels.c_dim)).astype(np.float32)
-        return FrameJob(frame, regions, source, crops, labels)
+            labels = self._labels_for(target, len(crops), source)
+            as_is = self._as_is(labels, source) if self.paste_back.reference == "model" else None
+        return FrameJob(frame, regions, crops, labels, as_is)
 
     def finish_frame(self, job: FrameJob, timer: StageTimer | None = None) -> tuple[np.ndarray, list[Region]]:
         """The second half of translate_frame: the faces translated in one batched call (infer) and pasted back."""
@@ -176,13 +188,10 @@ class Translator:
         out = job.frame.copy()
         if not job.regions or job.crops is None or job.labels is None:
             return out, job.regions
-        crops, labels, source, regions = job.crops, job.labels, job.source, job.regions
-        n = len(crops)
+        crops, labels, regions, n = job.crops, job.labels, job.regions, len(job.crops)
         with stage("infer"):
-            if self.paste_back.reference == "model":
-                src = parse_source(source) if source is not None else self.source
-                as_is = np.stack([self.labels.unchanged(lab, src) for lab in labels])
-                both = self.runner.infer_frames(np.concatenate([crops, crops]), np.concatenate([labels, as_is]))
+            if job.as_is is not None:  # the target and the as-is rendering of every face in one batched call
+                both = self.runner.infer_frames(np.concatenate([crops, crops]), np.concatenate([labels, job.as_is]))
                 faces, refs = both[:n], both[n:]
             else:
                 faces, refs = self.runner.infer_frames(crops, labels), crops

@@ -14,20 +14,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from ..argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from ..argtypes import non_negative_float, port, positive_float, positive_int
 from ..commands import Sub, _model_args
 from ..errors import BadInput
 
 if TYPE_CHECKING:
     from .service import ServeConfig
-
-
-def port(text: str) -> int:
-    """A TCP port, 0 (a free one) to 65535."""
-    value = non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {text!r}")
-    return value
 
 
 def register(sub: Sub) -> None:

@@ -303,7 +303,7 @@ def run_stream(
         if completed:
             sink.close()
         else:
-            getattr(sink, "abort", sink.close)()
+            sink.abort()
     if errors:
         raise errors[0]
     return report

@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,16 +27,24 @@ VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", 
 ESC = 27
 
 
-class Sink(Protocol):
+class Sink:
+    """Where translated frames go. `close` finishes the result; `abort` ends a failed or interrupted run, dropping
+    what is not whole (a video file's temporary) and, by default, is `close`."""
+
     name: str
 
-    def write(self, frame: np.ndarray) -> None: ...
+    def write(self, frame: np.ndarray) -> None:
+        raise NotImplementedError
 
     def poll(self) -> int | None:
         """A key the user pressed since the last call (windows only), else None."""
-        ...
+        return None
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - nothing to finish for most sinks
+        pass
+
+    def abort(self) -> None:
+        self.close()
 
 
 def gui_problem() -> str | None:
@@ -54,7 +62,7 @@ def gui_problem() -> str | None:
     return None
 
 
-class WindowSink:
+class WindowSink(Sink):
     name = "window"
 
     def __init__(self, title: str = "stargan-rt"):
@@ -81,7 +89,7 @@ class WindowSink:
             cv2.waitKey(1)
 
 
-class VideoFileSink:
+class VideoFileSink(Sink):
     """A video file (codec by extension), opened on the first frame, read back and renamed into place on close."""
 
     def __init__(self, path: str | Path, fps: float):
@@ -91,7 +99,7 @@ class VideoFileSink:
         self.fps = fps if fps > 0 else 25.0
         self.tmp: Temporary | None = None
         self.writer: cv2.VideoWriter | None = None
-        self.size: tuple[int, int] | None = None
+        self.size = (0, 0)  # (width, height), set by the first frame
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
@@ -105,13 +113,10 @@ class VideoFileSink:
                 self.abort()
                 raise BadInput(f"{self.path}: cannot write a video there (unwritable folder or codec not available)")
         if (size := (frame.shape[1], frame.shape[0])) != self.size:
-            raise BadInput(f"{self.path}: a {size[0]}x{size[1]} frame in a video of {self.size and 'x'.join(map(str, self.size))}")
+            raise BadInput(f"{self.path}: a {size[0]}x{size[1]} frame in a video of {self.size[0]}x{self.size[1]}")
         with _quiet_opencv():  # a failed write (a full disk) logs a line per frame; the read-back reports it once
             self.writer.write(frame)
         self.frames += 1
-
-    def poll(self) -> int | None:
-        return None
 
     def close(self) -> None:
         """Finish the file and put it at `path`, only if it reads back whole (else BadInput, `path` untouched)."""
@@ -156,7 +161,7 @@ def video_problem(path: str | Path, frames: int) -> str | None:
     return None
 
 
-class ImageFolderSink:
+class ImageFolderSink(Sink):
     def __init__(self, folder: str | Path, ext: str = ".png"):
         self.folder = Path(folder)
         self.name, self.ext, self.frames = str(self.folder), ext, 0
@@ -165,14 +170,8 @@ class ImageFolderSink:
         write_image(self.folder / f"{self.frames:06d}{self.ext}", frame)
         self.frames += 1
 
-    def poll(self) -> int | None:
-        return None
 
-    def close(self) -> None:
-        pass
-
-
-class VirtualCamSink:
+class VirtualCamSink(Sink):
     """A virtual webcam (v4l2loopback, OBS, ...) that video-call apps can pick; opened on the first frame."""
 
     name = "virtual camera"
@@ -194,16 +193,13 @@ class VirtualCamSink:
             self.name = f"virtual camera {self.cam.device}"
         self.cam.send(frame)
 
-    def poll(self) -> int | None:
-        return None
-
     def close(self) -> None:
         if self.cam is not None:
             self.cam.close()
             self.cam = None
 
 
-class TeeSink:
+class TeeSink(Sink):
     """Several sinks at once (e.g. a window and a recording); keys come from the first that has them."""
 
     def __init__(self, sinks: list[Sink]):
@@ -224,7 +220,7 @@ class TeeSink:
 
     def abort(self) -> None:
         for s in self.sinks:
-            getattr(s, "abort", s.close)()
+            s.abort()
 
 
 def open_sink(spec: str, fps: float = 25.0) -> Sink:

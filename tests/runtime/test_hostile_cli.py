@@ -235,7 +235,7 @@ CASES = [
     _c("eval {onnx} -o {out} --detector martian", says="unknown face detector"),  # before minutes of classifier work
     _c("eval {ws}/none.onnx -o {out}", says="no such model"),
     # --- serve (refused before anything listens) ---------------------------------------------------------------------
-    _c("serve --port 70000", says="0 to 65535"),
+    _c("serve --port 70000", says="--port: must be at most 65535"),
     _c("serve --port -1", says="--port"),
     _c("serve --max-streams 0", says="--max-streams"),
     _c("serve --host=", says="--host: an empty value"),

@@ -12,7 +12,7 @@ import pytest
 
 from stargan_rt.backends import Runner
 from stargan_rt.cli import main
-from stargan_rt.stream import Controls, Handoff, open_source, run_stream
+from stargan_rt.stream import Controls, Handoff, Sink, open_source, run_stream
 from stargan_rt.translator import Translator
 
 from .conftest import SIZE, tiny_meta
@@ -94,7 +94,7 @@ class FakeCamera:
         pass
 
 
-class ListSink:
+class ListSink(Sink):
     name = "list"
 
     def __init__(self):
@@ -102,12 +102,6 @@ class ListSink:
 
     def write(self, frame):
         self.frames.append(frame)
-
-    def poll(self):
-        return None
-
-    def close(self):
-        pass
 
 
 def _translator(delay: float) -> Translator:
