@@ -80,10 +80,11 @@ class PasteBack:
         """(change, weight) at crop size: float32 (S, S, 3) grey levels and (S, S) in [0, 1]."""
         side = face.shape[0]
         change = face.astype(np.float32) - reference.astype(np.float32)
-        sigma = self.smooth * side * min(1.0, noise_floor(np.abs(change).max(axis=2)) / NOISY)
+        mag = np.abs(change).max(axis=2)
+        sigma = self.smooth * side * min(1.0, noise_floor(mag) / NOISY)
         if sigma >= 0.3:
             change = cv2.GaussianBlur(change, (0, 0), sigma).astype(np.float32, copy=False)
-        mag = np.abs(change).max(axis=2)
+            mag = np.abs(change).max(axis=2)
         if self.blur > 0:
             mag = cv2.GaussianBlur(mag, (0, 0), self.blur * side)
         lo = max(self.floor, self.adapt * noise_floor(mag))
