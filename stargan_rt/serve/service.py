@@ -240,7 +240,8 @@ class Service:
         timer = StageTimer()
         det = self.detector_spec(detector)
         with self._borrow(_tracked(det)) as tr:
-            label = tr.labels.encode(target, parse_source(source_attrs or self.config.source_attrs))  # the CLI's errors
+            source = parse_source(source_attrs or self.config.source_attrs)
+            label = tr.labels.encode(target, source)  # the CLI's errors
             with timer.stage("decode"):
                 frame = self.decode(data)
             if tr.detector.framing is None:
@@ -251,7 +252,8 @@ class Service:
                     regions, _ = _faces_of(tr, frame, auto=det.strip().lower() == "auto")  # also forgets the last photo
                 if not regions:
                     raise NoFace(f"no face found by the {det} detector (send detector=none if the image is a face crop)")
-                out, _ = tr.translate_frame(frame, label, timer=timer, regions=regions)
+                # the same source for the as-is rendering the model paste reference subtracts
+                out, _ = tr.translate_frame(frame, label, timer=timer, source=source, regions=regions)
                 faces = len(regions)
         with timer.stage("encode"):
             body, media = self.encode(out, fmt)
