@@ -69,6 +69,21 @@ def test_a_photo_comes_back_the_same_size_with_the_face_translated_and_the_rest_
     assert face > 10 and corners < 0.5, (face, corners)
 
 
+def test_source_attributes_reach_both_renderings_the_paste_subtracts(client, photo):
+    """With the model paste reference the change is G(x, target) - G(x, as is): both must use the request's
+    source attributes, exactly as a Translator given that source does."""
+    from stargan_rt.commands import _faces_of
+
+    frame, data, _ = photo
+    resp = client.post("/v1/translate", params={"target": "Blond_Hair", "source_attrs": "Black_Hair,Young",
+                                                "format": "png"}, content=data)
+    sent = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    tr = client.app.state.service.translator("auto", smooth=False, source="Black_Hair,Young")
+    regions, _ = _faces_of(tr, sent, auto=True)
+    expected, _ = tr.translate_frame(sent, "Blond_Hair", regions=regions)
+    assert np.array_equal(decode(resp), expected)
+
+
 def test_detector_none_takes_the_image_as_a_face_crop_and_returns_the_model_sized_face(client, photo):
     resp = client.post("/v1/translate", params={"target": "+Male,-Young=0.5", "detector": "none", "format": "jpeg"},
                        content=photo[1])
