@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import os
 import pickle
 import random
 import re
@@ -41,15 +42,25 @@ class RunLock:
 
     def __init__(self, out: Path):
         self.path = out / LOCK_FILE
-        self.file = open(self.path, "a")
+        while True:
+            self.file = open(self.path, "a")
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.file.close()
+                raise BadInput(f"{out}: another train is writing this run right now; wait for it, or choose another --out") from None
+            if self._still_at_path():
+                return
+            self.file.close()  # the holder removed the file between our open and lock: lock the one there now
+
+    def _still_at_path(self) -> bool:
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.close()
-            raise BadInput(f"{out}: another train is writing this run right now; wait for it, or choose another --out") from None
+            return os.stat(self.path).st_ino == os.fstat(self.file.fileno()).st_ino
+        except FileNotFoundError:
+            return False
 
     def release(self) -> None:
-        if not self.file.closed:
+        if hasattr(self, "file") and not self.file.closed:
             self.path.unlink(missing_ok=True)
             self.file.close()
 

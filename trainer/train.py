@@ -31,8 +31,8 @@ from stargan_rt.images import write_image
 from stargan_rt.outputs import check_folder
 from stargan_rt.torch_model import Discriminator, Generator, generator_state_numpy, load_state
 
-from .checkpoint import (CHECKPOINT_ENTRIES, RunLock, checkpoint_dir, load_checkpoint, read_config, rng_state, save_checkpoint,
-                         set_rng_state)
+from .checkpoint import (CHECKPOINT_ENTRIES, STATE_FILE, RunLock, checkpoint_dir, load_checkpoint, read_config, rng_state,
+                         save_checkpoint, set_rng_state)
 from .config import TrainConfig
 from .data import DeviceBatches, FaceDataset, describe, load_dataset, make_loader
 from .ema import Ema
@@ -220,7 +220,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     recover(checkpoint_dir(out))  # a checkpoint swap a kill interrupted: the run it belongs to is seen below
     check_replaceable(out / "bundle", BUNDLE_ENTRIES)
     check_replaceable(checkpoint_dir(out), CHECKPOINT_ENTRIES)
-    if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():
+    if not cfg.resume and (checkpoint_dir(out) / STATE_FILE).exists():
         _, done = read_config(out)
         raise BadInput(f"{out} already holds a run (checkpoint at iteration {done}): add --resume to continue it, "
                        "or choose another --out")
@@ -233,7 +233,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     if ddp.master:
         out.mkdir(parents=True, exist_ok=True)
         run_lock = RunLock(out)  # noqa: F841 (held until train returns)
-        if not cfg.resume and (checkpoint_dir(out) / "state.pt").exists():  # a run that finished while data loaded
+        if not cfg.resume and (checkpoint_dir(out) / STATE_FILE).exists():  # a run that finished while data loaded
             raise BadInput(f"{out} already holds a run: add --resume to continue it, or choose another --out")
     if cfg.amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("--amp bf16: this GPU does not support bfloat16")

@@ -126,3 +126,31 @@ def test_a_second_train_into_a_run_being_written_is_refused_and_leaves_the_first
         first.release()
     assert main(["train", "--data", data, *OPTIONS, "--out", str(out)]) == 0  # once the first is done, it may run
     assert not (out / ".train.lock").exists()
+
+
+def test_a_lock_taken_on_a_file_its_holder_just_removed_is_not_a_lock(tmp_path: Path, monkeypatch) -> None:
+    """A run that opens the lock file as the first run releases it (and removes it), while a third run locks the new
+    file, must not hold a lock on the removed one: it locks what is at the path now, or is refused."""
+    import fcntl
+
+    import pytest
+
+    from stargan_rt.errors import BadInput
+    from trainer import checkpoint
+    from trainer.checkpoint import RunLock
+
+    first = RunLock(tmp_path)
+    third: list[RunLock] = []
+    real_flock = fcntl.flock
+    calls = iter(range(10**6))
+
+    def first_finishes_then_third_starts(f, op):  # between the second run's open and its lock
+        if next(calls) == 0:
+            first.release()
+            third.append(RunLock(tmp_path))
+        return real_flock(f, op)
+
+    monkeypatch.setattr(checkpoint.fcntl, "flock", first_finishes_then_third_starts)
+    with pytest.raises(BadInput, match="another train is writing this run"):
+        RunLock(tmp_path)  # the second
+    third[0].release()
