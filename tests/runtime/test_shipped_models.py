@@ -1,5 +1,5 @@
-"""Every model folder the repository ships (the embedded default, the CPU-trained candidate beside its recipe) is a
-bundle whose INT8 ONNX computes what its weights do: `stargan-rt check` agrees within its tolerance."""
+"""Every model folder the repository ships (today: the embedded default) is a bundle whose INT8 ONNX computes what
+its weights do: `stargan-rt check` agrees within its tolerance."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-SHIPPED = [ROOT / "stargan_rt" / "assets" / "default", ROOT / "trainer" / "recipes" / "cpu_default_eval" / "ship"]
+SHIPPED = [ROOT / "stargan_rt" / "assets" / "default"]
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))

@@ -4,7 +4,7 @@
 #     bash trainer/recipes/adopt_default.sh DIR     # DIR: the returned default_model.tar.gz (and samples.tar)
 #
 # stargan_rt/assets/default/      the FP16-weight bundle (the moving average) and its INT8 ONNX
-# trainer/recipes/                default_model_metrics.jsonl, default_model_samples.png (the last sample grid),
+# trainer/recipes/                default_model_metrics.jsonl, default_model_samples.jpg (the last sample grid),
 #                                 default_model_eval/ (eval of the shipped INT8 ONNX; bundle/: EMA against raw)
 # benchmarks/results/h200/train/  the training benchmark of that run
 # Then the whole-frame eval of what ships (CPU work, not done on the GPU machine):
@@ -18,7 +18,8 @@ trap 'rm -rf "$TMP"' EXIT
 tar -xzf "$DIR/default_model.tar.gz" -C "$TMP"
 cp "$TMP"/ship/model.json "$TMP"/ship/generator.safetensors "$TMP"/ship/generator_int8.onnx "$REPO/stargan_rt/assets/default/"
 cp "$TMP/metrics.jsonl" "$REPO/trainer/recipes/default_model_metrics.jsonl"
-cp "$(find "$TMP/latest" -name '*.png' | sort | tail -n 1)" "$REPO/trainer/recipes/default_model_samples.png"
+python3 -c "import cv2, sys; cv2.imwrite(sys.argv[2], cv2.imread(sys.argv[1]), [cv2.IMWRITE_JPEG_QUALITY, 90])" \
+    "$(find "$TMP/latest" -name '*.png' | sort | tail -n 1)" "$REPO/trainer/recipes/default_model_samples.jpg"
 rm -rf "$REPO/trainer/recipes/default_model_eval"
 cp -r "$TMP/eval-int8" "$REPO/trainer/recipes/default_model_eval"
 cp -r "$TMP/eval-bundle" "$REPO/trainer/recipes/default_model_eval/bundle"

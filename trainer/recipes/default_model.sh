@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The embedded default model (stargan_rt/assets/default/): SynthFaces rendered here, 128x128, conv_dim 32 (2.1M
-# parameters, so it ships in a few MB), the official losses (WGAN-GP with the penalty on every D step, n_critic 5,
-# classification, reconstruction; Adam 0.5/0.999), batch 32, a moving average of G; on one CUDA GPU, no network.
+# The GPU recipe for the embedded default model (stargan_rt/assets/default/, today trained on the CPU by
+# cpu_default.sh; what this gives replaces it only if beats_default.py says so): SynthFaces rendered here, 128x128,
+# conv_dim 32 (2.1M parameters, so it ships in a few MB; CONV=16 for the CPU-sized one), the official losses
+# (WGAN-GP with the penalty on every D step, n_critic 5, classification, reconstruction; Adam 0.5/0.999),
+# batch 32, a moving average of G; on one CUDA GPU, no network.
 #
 #     bash trainer/recipes/default_model.sh WORK OUT
 #
