@@ -8,6 +8,7 @@ dataset's loss uses its own slice; every iteration runs a D step (and, when due,
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import os
@@ -379,6 +380,11 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
     if tb is not None:
         tb.close()
     if ddp.world > 1:
+        # DDP's reducers keep the process group alive: free them now, while the interpreter is whole, not in its
+        # shutdown, where gloo can still be releasing tensors and aborts the process (seen once in CI: SIGABRT,
+        # "terminate called without an active exception"; pytorch/pytorch#179291 describes the mechanism)
+        run = nets = None  # noqa: F841 (the closures above share these names)
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
     return {"iteration": step, "losses": latest, "skipped_images": skipped, "stopped": stop_reason,
