@@ -4,8 +4,9 @@
 
 Writes the bundle with FP16 weights (the runtime loads them as FP32; 2 bytes a parameter: conv_dim 16, 0.53M
 parameters -> 1.1 MB) and the export's INT8 ONNX (0.8 MB at conv_dim 16; on the 2-core CPU about 2x faster than
-FP32 onnxruntime, 41-44 dB PSNR against FP32 on SynthFaces), so the package stays under ~10 MB and the runtime works with or without torch. The bundle's
-generator is the trainer's moving average (the raw weights beside it stay behind). DEST defaults to the package.
+FP32 onnxruntime, 41-44 dB PSNR against FP32 on SynthFaces), so the package stays under ~10 MB and the runtime works
+with or without torch. The bundle's generator is the trainer's moving average (the raw weights beside it stay
+behind). DEST defaults to the package.
 """
 
 from __future__ import annotations
