@@ -36,7 +36,7 @@ demo: setup
 	$(BIN)/stargan-rt synth video -o $(DEMO)/input.mp4 --faces 1 -q
 	$(BIN)/stargan-rt video $(DEMO)/input.mp4 $(DEMO)/output.mp4 -t $(TARGET) --overlay --detect-every 3
 	$(BIN)/stargan-rt synth celeba -n 4 --seed 9999 -o $(DEMO)/faces -q --overwrite
-	$(BIN)/stargan-rt translate $(DEMO)/faces/images/*.jpg --grid -d none -o $(DEMO)/grid
+	$(BIN)/stargan-rt translate $(DEMO)/faces/images/*.jpg --grid -d none --source-attrs $(DEMO)/faces/list_attr_celeba.txt -o $(DEMO)/grid
 	@echo "demo: $(DEMO)/output.mp4 (translated video) and $(DEMO)/grid/ (every domain for 4 faces)"
 
 # The serving page's browser test drives Debian's Chromium through Playwright (which never downloads a browser).

@@ -32,7 +32,8 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
     p.add_argument(
         "--source-attrs", metavar=ATTRS,
         help="attributes the faces have now, e.g. 'Black_Hair,Young' (default: none of the multi-label attributes, "
-        "the neutral expression); kept unless a target changes them",
+        "the neutral expression); kept unless a target changes them. translate also takes a CelebA-format list "
+        "(list_attr_celeba.txt, as `synth celeba` writes) giving each image's, matched by file name",
     )
     p.add_argument(
         "--paste-reference", choices=("model", "input"), default="model",
@@ -50,9 +51,13 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
 def _translator(args: argparse.Namespace) -> Any:
     """The Translator the arguments ask for; prints the backend picked and why (stderr)."""
     from .default_model import default_model_path
+    from .errors import BadInput
     from .faces import PasteBack
     from .translator import Translator
 
+    if _is_attr_list(args.source_attrs):
+        raise BadInput(f"--source-attrs {args.source_attrs}: a list of each image's attributes is for `stargan-rt "
+                       "translate`; here give the attributes the faces have, e.g. Black_Hair,Young")
     model = Path(args.model) if args.model else default_model_path()
     opts = {"threads": args.threads} if args.threads else {}
     every = getattr(args, "detect_every", 1)
@@ -61,6 +66,11 @@ def _translator(args: argparse.Namespace) -> Any:
     print(f"backend: {tr.describe()}", file=sys.stderr)
     print(f"  why: {getattr(tr.runner, 'reason', 'chosen by the caller')}", file=sys.stderr)
     return tr
+
+
+def _is_attr_list(value: str | None) -> bool:
+    """--source-attrs names a per-image attribute list (a file) rather than giving the attributes."""
+    return bool(value) and (value.lower().endswith(".txt") or Path(value).is_file())
 
 
 def _slug(target: str) -> str:
@@ -130,6 +140,7 @@ def _faces_of(tr: Any, img: np.ndarray, auto: bool) -> tuple[list[Any], str]:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from .attr_list import attrs_by_image
     from .errors import BadInput, ItemFailures
     from .faces import extract
     from .images import read_image, write_image
@@ -156,19 +167,32 @@ def run_translate(args: argparse.Namespace) -> int:
     auto = args.detector.strip().lower() == "auto"
     if auto:
         args.detector = "haar"
+    attr_list = args.source_attrs if _is_attr_list(args.source_attrs) else None
+    if attr_list is not None:
+        args.source_attrs = None  # each image's attributes come from the list, not one set for all
     with _translator(args) as tr:
         if args.target:
             tr.label(args.target)  # an unknown or contradictory attribute fails before anything is written
+        sources: dict[Path, Any] = {path: None for path in images}  # None: the translator's --source-attrs
+        if attr_list is not None:
+            listed = attrs_by_image(Path(attr_list), tr.labels.names)
+            for path in list(images):
+                if path.name in listed:
+                    sources[path] = listed[path.name]
+                else:
+                    failures.add(path, f"not in {attr_list}, so what the face is now is unknown")
+                    del images[path]
         if args.grid:
-            faces = []
+            faces, face_sources = [], []
             for path, img in images.items():
                 regions, how = _faces_of(tr, img, auto)
                 if regions:
                     faces.append(extract(img, regions[0], tr.size))
+                    face_sources.append(sources[path])
                 else:
                     failures.add(path, "no face found (try --detector none if it is a face crop)")
             if faces:
-                grid, _ = tr.grid(faces)
+                grid, _ = tr.grid(faces, face_sources)
                 write_image(out_dir / names[0], grid)
                 print(out_dir / names[0])
             failures.check()
@@ -177,7 +201,8 @@ def run_translate(args: argparse.Namespace) -> int:
         if tr.detector.framing is None:  # the model's own output for each crop, batched
             for i in range(0, len(todo), 16):
                 chunk = todo[i : i + 16]
-                for (path, _, name), out in zip(chunk, tr.translate_images([img for _, img, _ in chunk], args.target)):
+                outs = tr.translate_images([img for _, img, _ in chunk], args.target, [sources[p] for p, _, _ in chunk])
+                for (path, _, name), out in zip(chunk, outs):
                     write_image(out_dir / name, out)
                     print(f"{path}: a face crop (--detector none) -> {out_dir / name}")
             failures.check()
@@ -187,7 +212,7 @@ def run_translate(args: argparse.Namespace) -> int:
             if not regions:
                 failures.add(path, "no face found, nothing written (--detector none if it is a face crop)")
                 continue
-            out, _ = tr.translate_frame(img, args.target, regions=regions)
+            out, _ = tr.translate_frame(img, args.target, regions=regions, source=sources[path])
             write_image(out_dir / name, out)
             print(f"{path}: {how} -> {out_dir / name}")
         failures.check()

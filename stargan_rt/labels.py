@@ -97,17 +97,22 @@ class LabelSpace:
             raise BadInput(f"unknown attribute {name!r}{hint}; this model knows: {', '.join(self.names)}") from None
 
     def source(self, dataset: int, attrs: Mapping[str, float] | Iterable[str] | None = None) -> np.ndarray:
-        """The source labels of one dataset's slice: given attributes set, defaults elsewhere."""
+        """The source labels of one dataset's slice: given attributes set, defaults elsewhere.
+
+        Names (what a user says a face has) must not contradict each other. A mapping of label values is a
+        dataset's annotation and is taken as annotated: CelebA labels some faces with two hair colours, and the
+        model was trained on those labels."""
         ds = self.meta.datasets[dataset]
         vec = np.zeros(len(ds.domains), np.float32)
-        given = dict(attrs) if isinstance(attrs, Mapping) else {a: 1.0 for a in (attrs or ())}
+        annotated = isinstance(attrs, Mapping)
+        given = dict(attrs) if annotated else {a: 1.0 for a in (attrs or ())}
         for name, value in given.items():
             i, ch = self._locate(name)
             if i == dataset:
                 vec[ch - self._offsets[i]] = float(value)
         for group in [ds.domains] if ds.kind == "one_hot" else ds.exclusive:
             on = [name for name in group if vec[ds.domains.index(name)] > 0]
-            if len(on) > 1:
+            if len(on) > 1 and not annotated:
                 raise BadInput(f"source attributes {' and '.join(on)} exclude each other (a face has one of "
                                f"{', '.join(group)}): give the one it has")
         if ds.kind == "one_hot" and not vec.any():

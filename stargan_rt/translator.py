@@ -6,7 +6,7 @@
         out = tr.translate_frame(frame_bgr, "Blond_Hair,-Young=0.5")      # faces found, translated, pasted back
         faces = tr.translate_crops(crops_SxS_bgr, "+Male")                # already model-sized face crops
         outs = tr.translate_images([img1, img2], "Black_Hair")            # training-framed face photos
-        grid = tr.grid([img1, img2])                                      # every domain (the paper's Figure 2)
+        grid = tr.grid([img1, img2], sources=["Black_Hair", "Male"])      # every domain (the paper's Figure 2)
 
 Targets: "Blond_Hair", "+Male", "-Young", "Smiling=0.6" (strength), several comma-separated; see labels.py.
 Source attributes (what the face shows now) matter for attributes that are not asked to change, and for
@@ -42,6 +42,11 @@ def parse_source(source: SourceSpec) -> Mapping[str, float] | Iterable[str] | No
     if isinstance(source, str):
         return [s.strip() for s in source.split(",") if s.strip()]
     return source
+
+
+def _column_title(titles: set[str]) -> str:
+    """A grid column's title: its one target, or "+/-Male" when rows of different faces flip it either way."""
+    return titles.pop() if len(titles) == 1 else "+/-" + min(titles, key=len)
 
 
 @dataclass
@@ -129,20 +134,39 @@ class Translator:
         """Face photos framed like the training data (CelebA: aligned 178x218) -> (N, S, S, 3) model inputs."""
         return np.stack([crop_resize(img, self.meta.preprocess, self.size) for img in images])
 
-    def translate_images(self, images: Sequence[np.ndarray], target: TargetSpec) -> np.ndarray:
-        """Training-framed face photos (any size) -> translated (N, S, S, 3) crops (as the paper's test does)."""
-        return self.translate_crops(self.prepare(images), target)
+    def translate_images(
+        self, images: Sequence[np.ndarray], target: TargetSpec, sources: Sequence[SourceSpec] | None = None
+    ) -> np.ndarray:
+        """Training-framed face photos (any size) -> translated (N, S, S, 3) crops (as the paper's test does).
 
-    def grid(self, images: Sequence[np.ndarray], source: SourceSpec = None) -> tuple[np.ndarray, list[str]]:
-        """Every domain at once: one row per image, [input | one column per domain] (the paper's Figure 2)."""
-        columns = self.labels.grid(parse_source(source) if source is not None else self.source)
+        `sources`: each photo's attributes now (default: the translator's `source` for every photo)."""
         crops = self.prepare(images)
-        n, d = len(crops), len(columns)
-        labels = np.stack([lab for _, lab in columns])
-        out = self.runner.infer_frames(np.repeat(crops, d, axis=0), np.tile(labels, (n, 1)))
+        if sources is not None:
+            target = np.stack([self.label(target, s) for s in self._per_image(sources, len(crops))])
+        return self.translate_crops(crops, target)
+
+    def grid(
+        self, images: Sequence[np.ndarray], sources: Sequence[SourceSpec] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Every domain at once: one row per image, [input | one column per domain] (the paper's Figure 2).
+
+        Binary attributes are flipped relative to each image's `sources` entry (default: the translator's
+        `source`), so a column can make one face male and another not: its title is then "+/-Male"."""
+        crops = self.prepare(images)
+        srcs = [self.source] * len(crops) if sources is None else self._per_image(sources, len(crops))
+        per_row = [self.labels.grid(src) for src in srcs]  # one [(title, label)] per image, the same domains
+        n, d = len(crops), len(per_row[0])
+        labels = np.stack([lab for row in per_row for _, lab in row])
+        out = self.runner.infer_frames(np.repeat(crops, d, axis=0), labels)
         rows = [[crops[i], *out[i * d : (i + 1) * d]] for i in range(n)]
-        titles = ["input", *(t for t, _ in columns)]
+        titles = ["input", *(_column_title({row[k][0] for row in per_row}) for k in range(d))]
         return make_grid(rows, titles), titles
+
+    @staticmethod
+    def _per_image(sources: Sequence[SourceSpec], n: int) -> list[Mapping[str, float] | Iterable[str] | None]:
+        if len(sources) != n:
+            raise BadInput(f"{len(sources)} sets of source attributes for {n} images: give one per image")
+        return [parse_source(s) for s in sources]
 
     # --- faces inside frames ---
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from stargan_rt.attr_list import is_label, read_attr_list
 from stargan_rt.bundle import DomainSet, Preprocess
 from stargan_rt.errors import BadInput
 from stargan_rt.images import crop_resize, to_tensor, try_read_image
@@ -307,17 +308,9 @@ def celeba_test_count(cfg: TrainConfig, rows: int) -> int:
 def _celeba(path: Path, cfg: TrainConfig, split: str) -> FaceDataset:
     attr_file = path if path.is_file() else path / CELEBA_ATTR_FILE
     root = attr_file.parent
-    try:
-        lines = attr_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise BadInput(f"{attr_file}: cannot read ({exc.strerror})") from None
-    if len(lines) < 2:
-        raise BadInput(f"{attr_file}: not a CelebA attribute list (needs a count line and a names line)")
-    names = lines[1].split()
+    names, rows = read_attr_list(attr_file)
     attrs = list(cfg.attrs or CELEBA_DEFAULT_ATTRS)
     cols = _select(names, attrs, attr_file.name)
-    rows = [ln.split() for ln in lines[2:] if ln.strip()]
-    _check_celeba_rows(attr_file, lines[0], names, rows)
     random.Random(1234).shuffle(rows)  # the official split: shuffled with seed 1234, the first ones are test
     test = celeba_test_count(cfg, len(rows))
     if split == "train" and rows and len(rows) <= test:
@@ -329,36 +322,6 @@ def _celeba(path: Path, cfg: TrainConfig, split: str) -> FaceDataset:
     paths, labels = _keep_existing([image_dir / r[0] for r in rows], (values > 0).astype(np.float32), str(attr_file))
     domains = DomainSet("CelebA", "multi_label", tuple(attrs), exclusive_groups(attrs))
     return FaceDataset(domains, paths, labels, Preprocess(crop_size=cfg.celeba_crop_size), cfg.image_size, str(attr_file))
-
-
-def _is_label(text: str) -> bool:
-    """1 (has it), -1 or 0 (has not): CelebA writes 1 / -1, CSVs often 1 / 0 (or 1.0 / 0.0)."""
-    try:
-        return float(text) in (-1.0, 0.0, 1.0)
-    except ValueError:
-        return False
-
-
-def _check_celeba_rows(attr_file: Path, count_line: str, names: list[str], rows: list[list[str]]) -> None:
-    """A list whose count line, values or rows are wrong is a damaged file: refuse it whole, naming the line."""
-    try:
-        count = int(count_line.strip())
-    except ValueError:
-        raise BadInput(f"{attr_file}: the first line must be the number of images, got {count_line.strip()[:40]!r}") from None
-    if count != len(rows):
-        raise BadInput(f"{attr_file}: the first line says {count} images but {len(rows)} are listed (a cut or edited "
-                       f"file); fix the count, or the list")
-    first_seen: dict[str, int] = {}
-    for line, r in enumerate(rows, start=3):
-        if len(r) != len(names) + 1:
-            raise BadInput(f"{attr_file}:{line}: {len(r) - 1} values for {len(names)} attributes")
-        bad = next((v for v in r[1:] if not _is_label(v)), None)
-        if bad is not None:
-            raise BadInput(f"{attr_file}:{line}: attribute value {bad!r} for {r[0]}; values are 1 (has it) or -1 (has not)")
-        if r[0] in first_seen:
-            raise BadInput(f"{attr_file}:{line}: {r[0]} is listed again (first on line {first_seen[r[0]]}); list each "
-                           "image once")
-        first_seen[r[0]] = line
 
 
 def _celeba_image_dir(root: Path, first: str | None) -> Path:
@@ -424,7 +387,7 @@ def _custom(path: Path, cfg: TrainConfig) -> FaceDataset:
     for line, row in enumerate(table[1:], start=2):
         if len(row) != len(header):
             raise BadInput(f"{path}:{line}: {len(row)} fields for {len(header)} columns")
-        if not all(_is_label(v) for v in row[1:]):
+        if not all(is_label(v) for v in row[1:]):
             raise BadInput(f"{path}:{line}: attribute values must be 0/1 or -1/1, got {row[1:]}")
         name = row[0].strip()
         if name in first_seen:

@@ -9,6 +9,7 @@ import pytest
 from stargan_rt.cli import main
 from stargan_rt.images import read_image, write_image
 from stargan_rt.synth import Attributes, identity_seed, render
+from stargan_rt.translator import Translator
 
 from .conftest import SIZE
 
@@ -50,6 +51,35 @@ def test_a_face_crop_is_recognised_and_none_gives_the_models_own_output(crop, ti
 def test_clearing_an_attribute_takes_the_documented_syntax(flags, crop, tiny_models, tmp_path, capsys):
     assert main(["translate", str(crop), *flags, "-d", "none", "-m", str(tiny_models["onnx"]), "-o", str(tmp_path)]) == 0
     assert "error" not in capsys.readouterr().err
+
+
+def test_a_grid_takes_each_faces_attributes_from_a_celeba_attribute_list(tiny_models, tmp_path):
+    """As the official test: each row flips gender and age from what that face is, as list_attr_celeba.txt says."""
+    faces = tmp_path / "faces"
+    for name, hair in (("a.png", "Black_Hair"), ("b.png", "Brown_Hair")):
+        write_image(faces / name, render(identity_seed("heldout", 9, 3), Attributes(hair=hair)))
+    listing = faces / "list_attr_celeba.txt"  # CelebA's 40 columns in practice; the model's are picked by name
+    listing.write_text("2\nBlack_Hair Brown_Hair Male Smiling\na.png 1 -1 1 -1\nb.png -1 1 -1 1\n")
+    model, out = str(tiny_models["onnx"]), tmp_path / "out"
+    assert main(["translate", str(faces / "a.png"), str(faces / "b.png"), "--grid", "-d", "none", "-b", "ort-cpu",
+                 "--source-attrs", str(listing), "-m", model, "-o", str(out)]) == 0
+    with Translator(model, backend="ort-cpu") as tr:
+        photos = [read_image(faces / "a.png"), read_image(faces / "b.png")]
+        expected, titles = tr.grid(photos, sources=["Black_Hair,Male", "Brown_Hair"])
+        unlisted, _ = tr.grid(photos)
+    assert "+/-Male" in titles
+    np.testing.assert_array_equal(read_image(out / "grid.png"), expected)
+    assert not np.array_equal(expected, unlisted)  # the list changed what was asked of the faces
+
+
+def test_an_image_the_list_does_not_name_is_reported_not_guessed(crop, tiny_models, tmp_path, capsys):
+    listing = tmp_path / "list_attr_celeba.txt"
+    listing.write_text("1\nMale\nother.png 1\n")
+    argv = ["translate", str(crop), "-t", "Young", "-d", "none", "--source-attrs", str(listing),
+            "-m", str(tiny_models["onnx"]), "-o", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert f"{crop}: not in {listing}, so what the face is now is unknown" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "face_Young.png").exists()
 
 
 def test_inputs_with_the_same_name_in_different_folders_get_different_outputs(crop, tiny_models, tmp_path, capsys):

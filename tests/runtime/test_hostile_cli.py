@@ -88,6 +88,17 @@ CASES = [
     _c("translate {bomb} -t Male -d none -m {onnx} -o {out}", says="more pixels than OpenCV decodes"),
     _c("translate {face} -t Male --source-attrs Black_Hair,Blond_Hair -d none -m {onnx} -o {out}",
        says="source attributes Black_Hair and Blond_Hair exclude each other"),
+    # --source-attrs as a CelebA-format list of each image's attributes (translate only)
+    _c("translate {faces} --grid -d none --source-attrs {attr_list} -m {onnx} -o {out}",
+       says="1 of 2 images failed", expect=("{out}/grid.png",)),
+    _c("translate {faces} -t Young -d none --source-attrs {attr_list} -m {onnx} -o {out}",
+       says="1 of 2 images failed", expect=("{out}/f1_Young.png",)),
+    _c("translate {faces} --grid -d none --source-attrs {ws}/nope.txt -m {onnx} -o {out}", says="cannot read"),
+    _c("translate {faces} --grid -d none --source-attrs {attr_list_foreign} -m {onnx} -o {out}",
+       says="lists none of this model's attributes"),
+    _c("translate {faces} --grid -d none --source-attrs {attr_list_cut} -m {onnx} -o {out}",
+       says="the first line says 3 images but 1 are listed"),
+    _c("video {video} {out}.mp4 -t Male --source-attrs {attr_list} -m {onnx}", says="is for `stargan-rt translate`"),
     # an empty value (an unset shell variable) would mean the default model, the current folder, every interface
     _c("translate {face} -t Male -d none --model= -o {out}", says="--model/-m: an empty value"),
     _c("translate {face} -t Male -d none -m {onnx} --output=", says="an empty value"),
@@ -290,6 +301,12 @@ def ws(tmp_path_factory, tiny_models):
         _write(p["faces"] / f"{name}.png", rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))
     (w / "notimage.png").write_text("this is not an image")
     p["notimage"] = w / "notimage.png"
+    p["attr_list"] = w / "list_attr.txt"  # lists f1 only (not f2): CelebA format, one model attribute, one other
+    p["attr_list"].write_text("1\nMale Smiling\nf1.png 1 -1\n")
+    p["attr_list_foreign"] = w / "list_attr_foreign.txt"  # none of the model's attributes
+    p["attr_list_foreign"].write_text("1\nSmiling Bangs\nf1.png 1 -1\n")
+    p["attr_list_cut"] = w / "list_attr_cut.txt"
+    p["attr_list_cut"].write_text("3\nMale Smiling\nf1.png 1 -1\n")
     jpg = cv2.imencode(".jpg", rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))[1].tobytes()
     (w / "truncated.jpg").write_bytes(jpg[: len(jpg) // 2])
     p["truncated"] = w / "truncated.jpg"

@@ -14,19 +14,21 @@ from .conftest import SIZE
 
 
 class Spy(Runner):
-    """A real runner that records the batch size of every call."""
+    """A real runner that records the batch size and the labels of every call."""
 
     name = "spy"
 
     def __init__(self, inner: Runner):
-        self.inner, self.meta, self.calls = inner, inner.meta, []
+        self.inner, self.meta, self.calls, self.labels = inner, inner.meta, [], []
 
     def infer(self, x, c):
         self.calls.append(len(x))
+        self.labels.append(np.array(c))
         return self.inner.infer(x, c)
 
     def infer_frames(self, frames, c):
         self.calls.append(len(frames))
+        self.labels.append(np.array(c))
         return self.inner.infer_frames(frames, c)
 
 
@@ -88,6 +90,37 @@ def test_grid_flips_binary_attributes_relative_to_the_source(spy):
     tr = Translator(spy, source="Male")
     titles = [t for t, _ in tr.labels.grid(tr.source)]
     assert "-Male" in titles and "Young" in titles
+
+
+def test_grid_flips_each_images_attributes_relative_to_its_own_source(spy):
+    tr = Translator(spy)
+    photos = list(np.random.default_rng(3).integers(0, 256, (2, 218, 178, 3), dtype=np.uint8))
+    _, titles = tr.grid(photos, sources=["Black_Hair,Male", {"Brown_Hair": 1.0, "Young": 1.0}])
+    # the first face is made not male and young, the second male and not young: the columns say so
+    assert titles == ["input", "Black_Hair", "Blond_Hair", "Brown_Hair", "+/-Male", "+/-Young"]
+    (labels,) = spy.labels  # one call: image 1's five columns, then image 2's
+    np.testing.assert_array_equal(labels[3], [1, 0, 0, 0, 0])  # -Male keeps the black hair
+    np.testing.assert_array_equal(labels[5 + 3], [0, 0, 1, 1, 1])  # Male keeps brown hair and youth
+    np.testing.assert_array_equal(labels[5 + 1], [0, 1, 0, 0, 1])  # a hair colour replaces the other
+    with pytest.raises(BadInput, match="1 sets of source attributes for 2 images"):
+        tr.grid(photos, sources=["Male"])
+
+
+def test_translate_images_takes_each_photos_source(spy):
+    tr = Translator(spy, source="Young")
+    photos = list(np.random.default_rng(4).integers(0, 256, (2, 218, 178, 3), dtype=np.uint8))
+    tr.translate_images(photos, "Blond_Hair", sources=[{"Male": 1.0}, None])  # None: the translator's source
+    np.testing.assert_array_equal(spy.labels[0], [[0, 1, 0, 1, 0], [0, 1, 0, 0, 1]])
+
+
+def test_annotated_sources_may_have_two_hair_colours_but_typed_ones_may_not(spy):
+    """CelebA labels some faces with two hair colours (and trains on them); a user typing two is a mistake."""
+    tr = Translator(spy)
+    columns = dict(tr.labels.grid({"Black_Hair": 1.0, "Brown_Hair": 1.0}))
+    np.testing.assert_array_equal(columns["Blond_Hair"], [0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(columns["Male"], [1, 0, 1, 1, 0])
+    with pytest.raises(BadInput, match="exclude each other"):
+        tr.labels.grid(["Black_Hair", "Brown_Hair"])
 
 
 def test_the_astronauts_face_is_found_translated_and_pasted_back(spy, astronaut):

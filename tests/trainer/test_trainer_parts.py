@@ -145,3 +145,19 @@ def test_a_small_celeba_list_holds_out_a_tenth_and_the_full_one_the_official_199
     assert celeba_test_count(TrainConfig(), 202_599) == 1999  # the real CelebA: the official split
     assert celeba_test_count(TrainConfig(), 500) == 50  # a small SynthFaces set still trains
     assert celeba_test_count(TrainConfig(celeba_test_count=0), 500) == 0
+
+
+def test_sample_grids_take_faces_labelled_with_two_hair_colours() -> None:
+    """Real CelebA labels some faces Black_Hair and Brown_Hair at once: their sample grid must not stop training."""
+    from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess
+    from stargan_rt.torch_model import build_generator
+    from trainer.sampling import translation_grid
+
+    hair = ("Black_Hair", "Brown_Hair")
+    meta = ModelMeta(architecture=Architecture(image_size=16, c_dim=3, conv_dim=4, repeat_num=1),
+                     datasets=(DomainSet("CelebA", "multi_label", (*hair, "Male"), (hair,)),),
+                     preprocess=Preprocess(crop_size=178), provenance={})
+    crops = [np.full((16, 16, 3), 90, np.uint8)] * 2
+    grid = translation_grid(build_generator(meta.architecture).eval(), meta, crops,
+                            [{"Black_Hair": 1.0, "Brown_Hair": 1.0, "Male": 0.0}, {"Male": 1.0}])
+    assert grid.shape[0] >= 2 * 16 and grid.shape[1] >= 4 * 16
