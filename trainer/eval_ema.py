@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from .classifier import AttributeClassifier
     from .evaluate import Person
 
-KEYS = ("accuracy", "psnr", "ssim", "cycle_psnr")
-
 
 def evaluate_raw(model: str, backend: str, classifier: "AttributeClassifier", people: Sequence["Person"],
                  **options: Any) -> dict[str, Any] | None:
@@ -49,12 +47,13 @@ def markdown(report: dict[str, Any]) -> str:
         return ""
     head = ("\n## Moving average (the model) against the raw generator\n\n"
             f"Both on {raw.get('backend', 'the same backend')}, on the same people.\n\n"
-            "| domain | target acc. EMA / raw | PSNR dB EMA / raw | SSIM EMA / raw | cycle PSNR dB EMA / raw |\n"
-            "|---|---|---|---|---|\n")
+            "| domain | target acc. EMA / raw | PSNR dB EMA / raw | SSIM EMA / raw | cycle PSNR dB EMA / raw | "
+            "checkerboard EMA / raw |\n|---|---|---|---|---|---|\n")
 
     def row(name: str, e: dict[str, Any], r: dict[str, Any]) -> str:
         return (f"| {name} | {e['accuracy']:.1%} / {r['accuracy']:.1%} | {e['psnr']:.2f} / {r['psnr']:.2f} | "
-                f"{e['ssim']:.3f} / {r['ssim']:.3f} | {e['cycle_psnr']:.2f} / {r['cycle_psnr']:.2f} |\n")
+                f"{e['ssim']:.3f} / {r['ssim']:.3f} | {e['cycle_psnr']:.2f} / {r['cycle_psnr']:.2f} | "
+                f"{e['checkerboard']:.2f} / {r['checkerboard']:.2f} |\n")
 
     rows = [row(e["domain"], e, r) for e, r in zip(report["columns"], raw["columns"])]
     return head + "".join(rows) + row("**mean**", report["summary"], raw["summary"])

@@ -37,6 +37,7 @@ def test_equal_on_every_number_is_not_worse(tmp_path):
 @pytest.mark.parametrize("phase, domain, metric, delta", [
     ("crops", "Male", "accuracy", -0.01),   # larger is better
     ("crops", "-Young", "l1", +0.001),      # smaller is better
+    ("crops", "Blond_Hair", "checkerboard", +0.01),
     ("frames", "Blond_Hair", "spill", +0.1),
     ("frames", None, "gain", -0.01),        # the mean counts too
 ])

@@ -10,7 +10,7 @@ from stargan_rt.errors import BadInput
 from stargan_rt.images import crop_resize, read_image
 from stargan_rt.bundle import Architecture, DomainSet, ModelMeta, Preprocess
 from stargan_rt.synth import BINARY, HAIR_COLOURS, Attributes, identity_seed, render
-from trainer.evaluate import check_domains, evaluate, l1, markdown, psnr, ssim, write_report
+from trainer.evaluate import check_domains, checkerboard, evaluate, l1, markdown, psnr, ssim, write_report
 
 from .conftest import IdentityRunner, PerfectRunner, celeba_meta, eval_people, joint_meta, rafd_meta
 
@@ -32,6 +32,26 @@ def test_ssim_matches_scikit_image():
     ref = metrics.structural_similarity(x, y, channel_axis=2, gaussian_weights=True, sigma=1.5,
                                         use_sample_covariance=False, data_range=255)
     assert ssim(x[None], y[None])[0] == pytest.approx(ref, abs=2e-3)
+
+
+def test_checkerboard_measures_the_amplitude_of_a_grid_locked_pattern_and_not_the_picture():
+    pre = Preprocess(178)
+    clean = np.stack([crop_resize(render(identity_seed("heldout", 6, i), Attributes(hair=HAIR_COLOURS[i % 4])), pre, 128)
+                      for i in range(8)])
+    assert checkerboard(clean).mean() < 1.2, "true renders measure about 0.8: edges that happen to lie along the grid"
+    rng = np.random.default_rng(0)
+    period2 = np.array([[1.0, -1.0], [-1.0, 1.0]])[:, :, None].repeat(3, axis=2)
+    period4 = rng.normal(size=(4, 4, 3))
+    period4 = (period4 - period4.mean(axis=(0, 1))) / np.sqrt(((period4 - period4.mean(axis=(0, 1))) ** 2).mean())
+    for pattern in (period2, period4):
+        tiled = np.tile(pattern, (128 // len(pattern), 128 // len(pattern), 1))
+        tiled[:64] *= -1  # the up-convolution's pattern follows the content: its sign may differ across the face
+        for amplitude in (2.0, 4.0, 8.0):
+            noisy = np.clip(clean + amplitude * tiled, 0, 255).astype(np.uint8)
+            excess = np.sqrt(checkerboard(noisy) ** 2 - checkerboard(clean) ** 2)  # the two add as energies
+            assert excess.mean() == pytest.approx(amplitude, rel=0.1)
+    moved = clean[:, 1:, 1:]  # the picture a pixel up and left: content is not locked to the grid
+    assert checkerboard(moved).mean() < 1.2
 
 
 def test_the_classifier_sees_each_attribute_flip_on_true_renders(classifier):
@@ -61,6 +81,7 @@ def test_a_perfect_model_scores_at_the_ceiling(classifier, tmp_path):
     assert s["n"] == len(people) * 5 and s["accuracy"] == s["ceiling"] >= 0.9
     assert s["psnr"] == 100.0 and s["ssim"] == pytest.approx(1.0) and s["l1"] == 0.0
     assert s["cycle_l1"] == 0.0 and s["preserved"] == 1.0
+    assert s["checkerboard"] == pytest.approx(report["checkerboard_of_truth"], abs=1e-3), "the truth's own floor"
     assert report["cross_dataset"] is None
     write_report(report, grid, tmp_path)
     assert json.loads((tmp_path / "report.json").read_text())["summary"] == s

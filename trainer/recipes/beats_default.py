@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 # metric -> +1 when larger is better, -1 when smaller is better
-CROPS = {"accuracy": 1, "psnr": 1, "ssim": 1, "l1": -1, "preserved": 1, "cycle_l1": -1, "cycle_psnr": 1}
+CROPS = {"accuracy": 1, "psnr": 1, "ssim": 1, "l1": -1, "preserved": 1, "cycle_l1": -1, "cycle_psnr": 1,
+         "checkerboard": -1}
 FRAMES = {"gain": 1, "spill": -1, "accuracy": 1}
 TODAY = Path(__file__).parent / "default_model_eval"
 
