@@ -82,6 +82,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--train-size", type=positive_int, default=128, help="image size (default 128, the default model's)")
     t.add_argument("--train-conv-dim", type=positive_int, default=32, help="G and D width (default 32, the default model's)")
     t.add_argument("--train-batch", type=positive_int, default=32, help="batch size (default 32, the default model's recipe)")
+    t.add_argument("--train-upsample", choices=("transpose", "resize"), default="transpose",
+                   help="G's up-sampling layers, as train's --g-upsample (default transpose, the official layout)")
     t.add_argument("--train-variants", type=_names, help="rows by key (default: all for the device): "
                    "plain, syncs, bf16, device, fused, graphs, compile-g, graphs-compile-g, compile-gd, fp32-fast")
     t.add_argument("--train-batch-scales", default="2,4", help="the fastest same-objective row again at these "
@@ -282,6 +284,7 @@ def _train_config(args: argparse.Namespace, deadline: float | None) -> Any:
         raise BadInput("--train-size must be a positive multiple of 64 (D halves it six times); "
                        "--train-conv-dim and --train-batch at least 1")
     return TrainBenchConfig(size=args.train_size, conv_dim=args.train_conv_dim, batch=args.train_batch,
+                            upsample=args.train_upsample,
                             variants=tuple(args.train_variants) if args.train_variants else None, batch_scales=scales,
                             seconds=args.train_seconds or (1.0 if args.quick else 3.0), deadline=deadline)
 

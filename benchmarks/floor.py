@@ -18,7 +18,7 @@ from stargan_rt.bundle import Architecture
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # conv, convT, norm, relu, add, tanh, concat
+    kind: str  # conv, convT, resize (nearest x2), norm, relu, add, tanh, concat
     c_in: int
     c_out: int
     h_in: int  # input side (square images)
@@ -47,7 +47,7 @@ class Layer:
 
 
 def generator_layers(arch: Architecture, size: int) -> list[Layer]:
-    """The official generator, layer by layer, for a size x size input."""
+    """The generator (official unless arch.upsample says otherwise), layer by layer, for a size x size input."""
     c, h = arch.conv_dim, size
     layers = [Layer("concat", 3 + arch.c_dim, 3 + arch.c_dim, h, h)]
 
@@ -65,8 +65,12 @@ def generator_layers(arch: Architecture, size: int) -> list[Layer]:
         conv_block("conv", c, c, h, h, 3)
         conv_block("conv", c, c, h, h, 3, relu=False)
         layers.append(Layer("add", c, c, h, h))
-    for _ in range(2):  # up-sampling: transposed k4 s2 p1 doubles the side
-        conv_block("convT", c, c // 2, h, 2 * h, 4)
+    for _ in range(2):  # up-sampling: transposed k4 s2 p1 doubles the side, or nearest x2 then a 3x3 conv
+        if arch.upsample == "transpose":
+            conv_block("convT", c, c // 2, h, 2 * h, 4)
+        else:
+            layers.append(Layer("resize", c, c, h, 2 * h))
+            conv_block("conv", c, c // 2, 2 * h, 2 * h, 3)
         c, h = c // 2, 2 * h
     layers.append(Layer("conv", c, 3, h, h, 7))
     layers.append(Layer("tanh", 3, 3, h, h))

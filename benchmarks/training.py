@@ -66,6 +66,7 @@ class TrainBenchConfig:
     size: int = 128
     conv_dim: int = 32
     batch: int = 32
+    upsample: str = "transpose"  # G's up-sampling (--g-upsample): time the layout that will train
     variants: tuple[str, ...] | None = None  # keys; None = every variant for the device
     batch_scales: tuple[int, ...] = (2, 4)  # the fastest same-objective row again at these multiples of the batch
     seconds: float = 3.0  # timed per row, after the warm-up
@@ -121,7 +122,7 @@ def train_config(shape: TrainBenchConfig, device: str, options: dict[str, Any]) 
     from trainer.config import TrainConfig
 
     return TrainConfig(data=("benchmark",), image_size=shape.size, g_conv_dim=shape.conv_dim, d_conv_dim=shape.conv_dim,
-                       batch_size=shape.batch, device=device, num_iters=10**9, seed=shape.seed,
+                       g_upsample=shape.upsample, batch_size=shape.batch, device=device, num_iters=10**9, seed=shape.seed,
                        **{**COMMON, **options})
 
 
@@ -355,7 +356,8 @@ def markdown(train: dict[str, Any]) -> list[str]:
     if not train or not train.get("rows"):
         return []
     c, f = train["config"], train["flops"]
-    lines = ["", f"## Training step, {c['size']}x{c['size']}, conv_dim {c['conv_dim']}, batch {c['batch']}", "",
+    layout = "" if c.get("upsample", "transpose") == "transpose" else f", G up-sampling by {c['upsample']}"
+    lines = ["", f"## Training step, {c['size']}x{c['size']}, conv_dim {c['conv_dim']}, batch {c['batch']}{layout}", "",
              f"The trainer's own iteration (D step with gradient penalty, G step every {f['n_critic']}, EMA), timed over "
              f"windows of whole cycles after {c['warmup_cycles']} warm-up cycles; it/s is the median window (slowest-"
              f"fastest in brackets). FLOPs counted: {f['per_image_per_iteration'] / 1e9:.2f} GFLOP per image per "

@@ -26,7 +26,8 @@ from .atomic import atomic_directory, recover
 from .errors import BadModel
 
 FORMAT = "stargan-rt-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: architecture.upsample (written only when not the official transpose)
+UPSAMPLING = ("transpose", "resize")
 META_FILE = "model.json"
 WEIGHTS_FILE = "generator.safetensors"
 RAW_WEIGHTS_FILE = "generator_raw.safetensors"
@@ -63,6 +64,9 @@ class Architecture:
     c_dim: int = 5
     conv_dim: int = 64
     repeat_num: int = 6
+    # G's two up-sampling layers: "transpose" (the official 4x4 stride-2 transposed convolutions) or "resize"
+    # (nearest-neighbour x2 then a 3x3 convolution: no checkerboard by construction; StarGAN v2 up-samples so)
+    upsample: str = "transpose"
 
     def __post_init__(self) -> None:
         _whole("architecture.image_size", self.image_size, 4, MAX_IMAGE_SIZE)
@@ -72,6 +76,9 @@ class Architecture:
         _whole("architecture.c_dim", self.c_dim, 1)
         _whole("architecture.conv_dim", self.conv_dim, 1, MAX_CONV_DIM)
         _whole("architecture.repeat_num", self.repeat_num, 0, MAX_REPEAT_NUM)
+        if self.upsample not in UPSAMPLING:
+            raise BadModel(f"model description: architecture.upsample {self.upsample!r} is not one of "
+                           f"{', '.join(UPSAMPLING)}")
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,10 @@ class ModelMeta:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["provenance"] = dict(self.provenance)
-        return {"format": FORMAT, "format_version": FORMAT_VERSION, **d}
+        if d["architecture"]["upsample"] == "transpose":  # the official layout reads as before everywhere
+            del d["architecture"]["upsample"]
+            return {"format": FORMAT, "format_version": 1, **d}
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, **d}  # older readers refuse it in one line
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)

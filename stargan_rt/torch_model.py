@@ -36,6 +36,18 @@ class InstanceNorm(nn.InstanceNorm2d):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
 
+class ResizeConv(nn.Module):
+    """x2 nearest-neighbour up-sampling, then a 3x3 convolution: every output pixel sees the same number of kernel
+    taps, so there is no checkerboard to unlearn (Odena et al., Distill 2016). 2.25x a transposed layer's FLOPs."""
+
+    def __init__(self, dim_in: int, dim_out: int):
+        super().__init__()
+        self.conv = nn.Conv2d(dim_in, dim_out, 3, 1, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
@@ -54,7 +66,7 @@ class ResidualBlock(nn.Module):
 class Generator(nn.Module):
     """G(x, c): x (N, 3, H, W) in [-1, 1], c (N, c_dim) 0/1 labels -> (N, 3, H, W) in [-1, 1]."""
 
-    def __init__(self, conv_dim: int = 64, c_dim: int = 5, repeat_num: int = 6):
+    def __init__(self, conv_dim: int = 64, c_dim: int = 5, repeat_num: int = 6, upsample: str = "transpose"):
         super().__init__()
         layers: list[nn.Module] = [
             nn.Conv2d(3 + c_dim, conv_dim, 7, 1, 3, bias=False),
@@ -67,7 +79,8 @@ class Generator(nn.Module):
             dim *= 2
         layers += [ResidualBlock(dim) for _ in range(repeat_num)]
         for _ in range(2):  # up-sampling
-            layers += [nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False), InstanceNorm(dim // 2), nn.ReLU(inplace=True)]
+            up = nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False) if upsample == "transpose" else ResizeConv(dim, dim // 2)
+            layers += [up, InstanceNorm(dim // 2), nn.ReLU(inplace=True)]
             dim //= 2
         layers += [nn.Conv2d(dim, 3, 7, 1, 3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
@@ -102,7 +115,7 @@ class Discriminator(nn.Module):
 
 
 def build_generator(arch: Architecture) -> Generator:
-    return Generator(conv_dim=arch.conv_dim, c_dim=arch.c_dim, repeat_num=arch.repeat_num)
+    return Generator(conv_dim=arch.conv_dim, c_dim=arch.c_dim, repeat_num=arch.repeat_num, upsample=arch.upsample)
 
 
 def load_state(model: nn.Module, state: Mapping[str, np.ndarray | torch.Tensor], what: str) -> None:

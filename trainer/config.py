@@ -42,6 +42,10 @@ class TrainConfig:
     g_conv_dim: int = opt(64, "channels of G's first convolution")
     d_conv_dim: int = opt(64, "channels of D's first convolution")
     g_repeat_num: int = opt(6, "residual blocks in G")
+    g_upsample: str = opt("transpose", "G's two up-sampling layers: transpose (the official 4x4 stride-2 transposed "
+                                       "convolutions) or resize (nearest x2, then a 3x3 convolution: no checkerboard "
+                                       "by construction, 2.25x those layers' FLOPs; not the official layout)",
+                          choices=("transpose", "resize"))
     d_repeat_num: int = opt(6, "stride-2 convolutions in D (image_size must be divisible by 2**d_repeat_num)")
     # losses
     lambda_cls: float = opt(1.0, "weight of the domain classification loss")

@@ -28,8 +28,9 @@ def label_dim(domain_sets: Sequence[DomainSet]) -> int:
 
 
 def build_meta(domain_sets: Sequence[DomainSet], image_size: int, conv_dim: int, repeat_num: int,
-               preprocess: Preprocess, provenance: Mapping[str, Any]) -> ModelMeta:
-    arch = Architecture(image_size=image_size, c_dim=label_dim(domain_sets), conv_dim=conv_dim, repeat_num=repeat_num)
+               preprocess: Preprocess, provenance: Mapping[str, Any], upsample: str = "transpose") -> ModelMeta:
+    arch = Architecture(image_size=image_size, c_dim=label_dim(domain_sets), conv_dim=conv_dim, repeat_num=repeat_num,
+                        upsample=upsample)
     try:
         return ModelMeta(arch, tuple(domain_sets), preprocess, dict(provenance))
     except BadModel as exc:  # e.g. the same attribute name in two joint datasets

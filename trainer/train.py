@@ -181,7 +181,7 @@ def build_session(cfg: TrainConfig, datasets: list[FaceDataset], device: torch.d
     """Nets (seeded by the caller), optimisers, moving average and batches, from `state` (a checkpoint) if given."""
     check_levers(cfg, device, ddp.world)
     layout = LabelLayout(datasets)
-    g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num).to(device)
+    g_raw = Generator(cfg.g_conv_dim, layout.g_dim, cfg.g_repeat_num, cfg.g_upsample).to(device)
     d_raw = Discriminator(cfg.image_size, cfg.d_conv_dim, layout.d_dim, cfg.d_repeat_num).to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for net in (g_raw, d_raw):
@@ -394,7 +394,7 @@ def train(cfg: TrainConfig, command: list[str] | None = None,
 
 def _meta(cfg: TrainConfig, datasets: list[FaceDataset], provenance: dict[str, Any]):  # type: ignore[no-untyped-def]
     return build_meta([ds.domains for ds in datasets], cfg.image_size, cfg.g_conv_dim, cfg.g_repeat_num,
-                      datasets[0].preprocess, provenance)
+                      datasets[0].preprocess, provenance, cfg.g_upsample)
 
 
 def _tensorboard(path: Path) -> Any:

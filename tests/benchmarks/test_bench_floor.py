@@ -27,6 +27,7 @@ def counted_macs(arch: Architecture, size: int) -> int:
         (Architecture(), 256),
         (Architecture(c_dim=15, conv_dim=16, repeat_num=2), 64),  # joint-dataset label width, smaller net
         (Architecture(conv_dim=4, repeat_num=1), 32),
+        (Architecture(conv_dim=16, upsample="resize"), 128),  # nearest x2 + 3x3 conv instead of transposed convs
     ],
 )
 def test_analytic_macs_equal_the_flop_counter(arch, size):
@@ -40,7 +41,8 @@ def test_official_cost_is_the_published_figure():
     assert cost.params == 8_430_528  # the reference notes' parameter count for c_dim 5
 
 
-@pytest.mark.parametrize("arch", [Architecture(), Architecture(c_dim=8, conv_dim=8, repeat_num=3)])
+@pytest.mark.parametrize("arch", [Architecture(), Architecture(c_dim=8, conv_dim=8, repeat_num=3),
+                                  Architecture(conv_dim=8, upsample="resize")])
 def test_parameter_count_matches_the_module(arch):
     g = build_generator(arch)
     assert generator_cost(arch, 64).params == sum(p.numel() for p in g.parameters())

@@ -79,6 +79,14 @@ def test_counted_flops_are_per_image_and_match_torchs_flop_counter_on_g():
     assert counter.get_total_flops() == g_forward
 
 
+def test_the_bench_times_the_up_sampling_that_will_train():
+    from dataclasses import replace
+
+    shape = TrainBenchConfig(size=64, conv_dim=4)
+    official, resize = count_flops(shape), count_flops(replace(shape, upsample="resize"))
+    assert resize["per_image_per_iteration"] > official["per_image_per_iteration"]  # a 3x3 conv at twice the side
+
+
 def test_choose_takes_the_fastest_row_that_keeps_the_objective():
     rows = [{"key": "a", "images_per_s": 100, "parity_ok": True, "changes_objective": False, "error": None},
             {"key": "b", "images_per_s": 900, "parity_ok": True, "changes_objective": True, "error": None},

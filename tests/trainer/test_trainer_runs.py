@@ -101,6 +101,15 @@ def test_bf16_autocast_and_channels_last_train(tmp_path: Path) -> None:
     check_run(out, 2, ("Square", "Red"), rows=2)
 
 
+def test_resize_up_sampling_trains_and_its_bundle_says_so(tmp_path: Path) -> None:
+    write_custom(tmp_path / "custom")
+    out = train(tmp_path, [str(tmp_path / "custom")], "--g-upsample", "resize", iters=2)
+    check_run(out, 2, ("Square", "Red"), rows=2)
+    assert load_meta(out / "bundle").architecture.upsample == "resize"
+    g, _ = load_generator(str(out / "bundle"))
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules())
+
+
 def test_sample_command_makes_a_figure_2_grid_from_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_celeba(tmp_path / "celeba")
     out = train(tmp_path, [str(tmp_path / "celeba")], iters=2)

@@ -49,6 +49,7 @@ DEVICE=${DEVICE:-cuda}
 SIZE=${SIZE:-128}
 CONV=${CONV:-32}
 BATCH=${BATCH:-32}
+UPSAMPLE=${UPSAMPLE:-resize}
 N_IMAGES=${N_IMAGES:-12000}
 BENCH_SECONDS=${BENCH_SECONDS:-100}
 BENCH_VARIANTS=${BENCH_VARIANTS:-plain,syncs,bf16,device,fused,graphs,compile-g,graphs-compile-g}
@@ -112,7 +113,8 @@ if [ ! -f "$WORK/choice" ]; then
     if [ -z "${LEVERS+set}" ] && [ "$BENCH_SECONDS" -gt 0 ]; then
         note "training benchmark (${BENCH_SECONDS} s of rows): $BENCH_VARIANTS"
         timeout --kill-after=10 $((BENCH_SECONDS + 150)) "$PY" -m benchmarks --phases train --device "$DEVICE" \
-            --train-size "$SIZE" --train-conv-dim "$CONV" --train-batch "$BATCH" --train-variants "$BENCH_VARIANTS" \
+            --train-size "$SIZE" --train-conv-dim "$CONV" --train-batch "$BATCH" --train-upsample "$UPSAMPLE" \
+            --train-variants "$BENCH_VARIANTS" \
             --train-seconds 2 --time-limit "$BENCH_SECONDS" -o "$WORK/bench" > "$WORK/logs/bench.log" 2>&1
         tail -n 25 "$WORK/logs/bench.log"
         "$PY" -m benchmarks.training choose "$WORK/bench/bench.json" --device "$DEVICE" > "$WORK/choice.tmp" \
@@ -143,8 +145,9 @@ fit_iterations() {  # once per run, before its first iteration: the schedule mus
 }
 [ -f "$WORK/iterations" ] || fit_iterations
 SPENT=$(cat "$WORK/train_seconds" 2>/dev/null || echo 0)
-# done at the last iteration, or with less than a minute of the budget left (not worth a restart of ~20 s)
-trained() { [ "$(checkpoint_iteration)" -ge "$(cat "$WORK/iterations")" ] || [ "$SPENT" -ge $((TRAIN_S - 60)) ]; }
+# done at the last iteration, or, once something trained, with less than a minute of the budget left (not worth a
+# restart of ~20 s)
+trained() { [ "$(checkpoint_iteration)" -ge "$(cat "$WORK/iterations")" ] || { [ "$SPENT" -gt 0 ] && [ "$SPENT" -ge $((TRAIN_S - 60)) ]; }; }
 train_call() {  # train_call SECONDS [OPTION...]: one `stargan-rt train` of at most SECONDS, started or resumed
     local minutes rc iters t0=$SECONDS
     minutes=$("$PY" -c "import sys; print(int(sys.argv[1]) / 60)" "$1")
@@ -156,7 +159,7 @@ train_call() {  # train_call SECONDS [OPTION...]: one `stargan-rt train` of at m
     else
         note "training $iters iterations with ${LEVER_ARGS[*]}; this call up to $minutes min"
         "${ST[@]}" train --data "$WORK/data" --celeba-test-count 0 --image-size "$SIZE" --g-conv-dim "$CONV" \
-            --d-conv-dim "$CONV" --batch-size "$BATCH" --device "$DEVICE" "${LEVER_ARGS[@]}" --cache-in-memory \
+            --g-upsample "$UPSAMPLE" --d-conv-dim "$CONV" --batch-size "$BATCH" --device "$DEVICE" "${LEVER_ARGS[@]}" --cache-in-memory \
             --workers 0 --seed 1234 --num-iters "$iters" --num-iters-decay $((iters / 2)) \
             --lr-update-step $((iters / 200 > 0 ? iters / 200 : 1)) --log-every 100 --sample-every $((iters / 4)) \
             --save-every $((iters / 5)) --num-samples 8 --max-minutes "$minutes" --out "$WORK/run" "$@" \
