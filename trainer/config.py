@@ -179,10 +179,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{f.name.replace('_', '-')}", help=help_text, **kwargs)
 
 
+# What the checkpoint's weights are shaped by: a resumed run keeps them
+ARCHITECTURE = ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num", "g_upsample")
+
+
 def from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
     """`base` (the defaults, or a resumed run's config) with the options given on the command line."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     for name in ("data", "attrs"):  # accept "A,B C" as well as "A B C"
         if name in given:
             given[name] = tuple(p.strip() for v in given[name] for p in v.split(",") if p.strip())
-    return replace(base or TrainConfig(), **given)
+    cfg = replace(base or TrainConfig(), **given)
+    if base is not None:
+        changed = [f"--{n.replace('_', '-')} {getattr(cfg, n)} (the run has {getattr(base, n)})" for n in ARCHITECTURE
+                   if getattr(cfg, n) != getattr(base, n)]
+        if changed:
+            raise BadInput(f"a resumed run keeps its architecture: {', '.join(changed)}; train it into a new --out")
+    return cfg

@@ -84,6 +84,15 @@ def test_an_existing_run_is_not_overwritten_without_resume(tmp_path: Path, capsy
     fails_with(capsys, ["train", "--resume", "--out", str(tmp_path / "elsewhere")], "nothing to resume")
 
 
+def test_a_resumed_run_keeps_its_architecture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_rafd(tmp_path / "rafd")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "rafd"), *TINY, "--num-iters", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    fails_with(capsys, ["train", "--resume", "--out", str(out), "--num-iters", "2", "--g-upsample", "resize"],
+               "a resumed run keeps its architecture: --g-upsample resize (the run has transpose)")
+
+
 def test_corrupt_checkpoint_on_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_rafd(tmp_path / "rafd")
     out = tmp_path / "run"
