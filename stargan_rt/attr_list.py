@@ -12,6 +12,16 @@ from pathlib import Path
 from .errors import BadInput
 
 
+def is_attr_list(value: str | None) -> bool:
+    """A --source-attrs / --source value names a per-image attribute list (a file) rather than the attributes."""
+    return bool(value) and (value.lower().endswith(".txt") or Path(value).is_file())
+
+
+def not_listed(path: Path | str) -> str:
+    """Why an image the list does not name is left out (its source attributes are not guessed)."""
+    return f"not in {path}, so what the face is now is unknown"
+
+
 def is_label(text: str) -> bool:
     """1 (has it), -1 or 0 (has not): CelebA writes 1 / -1, CSVs often 1 / 0 (or 1.0 / 0.0)."""
     try:

@@ -50,12 +50,13 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
 
 def _translator(args: argparse.Namespace) -> Any:
     """The Translator the arguments ask for; prints the backend picked and why (stderr)."""
+    from .attr_list import is_attr_list
     from .default_model import default_model_path
     from .errors import BadInput
     from .faces import PasteBack
     from .translator import Translator
 
-    if _is_attr_list(args.source_attrs):
+    if is_attr_list(args.source_attrs):
         raise BadInput(f"--source-attrs {args.source_attrs}: a list of each image's attributes is for `stargan-rt "
                        "translate`; here give the attributes the faces have, e.g. Black_Hair,Young")
     model = Path(args.model) if args.model else default_model_path()
@@ -66,11 +67,6 @@ def _translator(args: argparse.Namespace) -> Any:
     print(f"backend: {tr.describe()}", file=sys.stderr)
     print(f"  why: {getattr(tr.runner, 'reason', 'chosen by the caller')}", file=sys.stderr)
     return tr
-
-
-def _is_attr_list(value: str | None) -> bool:
-    """--source-attrs names a per-image attribute list (a file) rather than giving the attributes."""
-    return bool(value) and (value.lower().endswith(".txt") or Path(value).is_file())
 
 
 def _slug(target: str) -> str:
@@ -140,7 +136,7 @@ def _faces_of(tr: Any, img: np.ndarray, auto: bool) -> tuple[list[Any], str]:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from .attr_list import attrs_by_image
+    from .attr_list import attrs_by_image, is_attr_list, not_listed
     from .errors import BadInput, ItemFailures
     from .faces import extract
     from .images import read_image, write_image
@@ -167,7 +163,7 @@ def run_translate(args: argparse.Namespace) -> int:
     auto = args.detector.strip().lower() == "auto"
     if auto:
         args.detector = "haar"
-    attr_list = args.source_attrs if _is_attr_list(args.source_attrs) else None
+    attr_list = args.source_attrs if is_attr_list(args.source_attrs) else None
     if attr_list is not None:
         args.source_attrs = None  # each image's attributes come from the list, not one set for all
     with _translator(args) as tr:
@@ -180,7 +176,7 @@ def run_translate(args: argparse.Namespace) -> int:
                 if path.name in listed:
                     sources[path] = listed[path.name]
                 else:
-                    failures.add(path, f"not in {attr_list}, so what the face is now is unknown")
+                    failures.add(path, not_listed(attr_list))
                     del images[path]
         if args.grid:
             faces, face_sources = [], []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+from pathlib import Path
 from typing import Any
 
 from stargan_rt.argtypes import positive_int
@@ -71,7 +72,8 @@ def register_sample(sub: Subparsers) -> None:
     p.add_argument("bundle", help="model bundle folder (from train or import-official)")
     p.add_argument("images", nargs="+", help="face images or folders of them")
     p.add_argument("-o", "--output", required=True, help="grid image to write (.png, .jpg)")
-    p.add_argument("--source", default="", help="attributes the input faces have, e.g. Black_Hair,Young "
+    p.add_argument("--source", default="", help="attributes the input faces have, e.g. Black_Hair,Young, or a "
+                                                 "CelebA-format list (list_attr_celeba.txt) giving each image's "
                                                  "(default: none; decides which way attributes flip)")
     p.add_argument("--max-images", type=positive_int, default=16, help="rows at most (default: 16)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
@@ -82,6 +84,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from stargan_rt._optional import require
 
     require("torch", "sampling")
+    from stargan_rt.attr_list import attrs_by_image, is_attr_list, not_listed
     from stargan_rt.bundle import load_meta
     from stargan_rt.errors import BadInput, ItemFailures
     from stargan_rt.images import check_image_path, crop_resize, read_image, write_image
@@ -97,16 +100,21 @@ def run_sample(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(paths, [args.output])
     device = pick_device(args.device)
     g, meta = load_generator(args.bundle, device)
-    source = [s.strip() for s in args.source.split(",") if s.strip()]
+    listed = attrs_by_image(Path(args.source), list(meta.domain_names)) if is_attr_list(args.source) else None
+    source = [s.strip() for s in args.source.split(",") if s.strip()] if listed is None else None
     failures = ItemFailures("sample", len(paths))  # a bad image is named and left out; the grid has the others
-    crops = []
+    crops, sources = [], []
     for path in paths:
+        if listed is not None and path.name not in listed:
+            failures.add(path, not_listed(args.source))
+            continue
         try:
             crops.append(crop_resize(read_image(path), meta.preprocess, meta.architecture.image_size))
+            sources.append(listed[path.name] if listed is not None else source)
         except BadInput as exc:
             failures.add(path, exc)
     if crops:
-        grid = translation_grid(g, meta, crops, [source] * len(crops), device)
+        grid = translation_grid(g, meta, crops, sources, device)
         write_image(args.output, grid)
         print(f"wrote {args.output}: {len(crops)} images x {len(meta.domain_names)} domains")
     failures.check()

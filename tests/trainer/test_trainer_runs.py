@@ -128,6 +128,28 @@ def test_sample_command_makes_a_figure_2_grid_from_a_folder(tmp_path: Path, caps
     assert np.array_equal(grid[top + 2:top + 18, 2:18], expected)
 
 
+def test_sample_takes_each_images_attributes_from_a_celeba_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from stargan_rt.attr_list import attrs_by_image
+    from stargan_rt.images import crop_resize
+    from trainer.sampling import translation_grid
+
+    write_celeba(tmp_path / "celeba")
+    out = train(tmp_path, [str(tmp_path / "celeba")], iters=2)
+    listing = tmp_path / "celeba" / "list_attr_celeba.txt"
+    images = sorted((tmp_path / "celeba" / "images").glob("*.jpg"))[:2]
+    stray = Path(shutil.copy(images[0], tmp_path / "stray.jpg"))
+    rc = main(["sample", str(out / "bundle"), *map(str, images), str(stray), "-o", str(tmp_path / "grid.png"),
+               "--source", str(listing), "--device", "cpu"])
+    assert rc == 2 and f"{stray}: not in {listing}" in capsys.readouterr().err  # named, not guessed
+    g, meta = load_generator(str(out / "bundle"))
+    listed = attrs_by_image(listing, list(meta.domain_names))
+    crops = [crop_resize(cv2.imread(str(p)), meta.preprocess, 16) for p in images]
+    expected = translation_grid(g, meta, crops, [listed[p.name] for p in images])
+    assert np.array_equal(cv2.imread(str(tmp_path / "grid.png")), expected)
+
+
 def test_time_budget_stops_cleanly_with_bundle_checkpoint_and_samples(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     write_rafd(tmp_path / "rafd")
