@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from stargan_rt.argtypes import non_negative_int, positive_float, positive_int
+from stargan_rt.bundle import UPSAMPLING
 from stargan_rt.errors import BadInput
 
 PHASES = ("floor", "generator", "pipeline")  # what a plain `stargan-rt bench` runs
@@ -82,7 +83,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--train-size", type=positive_int, default=128, help="image size (default 128, the default model's)")
     t.add_argument("--train-conv-dim", type=positive_int, default=32, help="G and D width (default 32, the default model's)")
     t.add_argument("--train-batch", type=positive_int, default=32, help="batch size (default 32, the default model's recipe)")
-    t.add_argument("--train-upsample", choices=("transpose", "resize"), default="transpose",
+    t.add_argument("--train-upsample", choices=UPSAMPLING, default="transpose",
                    help="G's up-sampling layers, as train's --g-upsample (default transpose, the official layout)")
     t.add_argument("--train-variants", type=_names, help="rows by key (default: all for the device): "
                    "plain, syncs, bf16, device, fused, graphs, compile-g, graphs-compile-g, compile-gd, fp32-fast")

@@ -48,21 +48,16 @@ def _model_args(p: argparse.ArgumentParser, detector: str) -> None:
     )
 
 
-def _translator(args: argparse.Namespace) -> Any:
-    """The Translator the arguments ask for; prints the backend picked and why (stderr)."""
-    from .attr_list import is_attr_list
+def _translator(args: argparse.Namespace, source: str | None) -> Any:
+    """The Translator the arguments ask for, for faces with `source` attributes; prints the backend picked and why."""
     from .default_model import default_model_path
-    from .errors import BadInput
     from .faces import PasteBack
     from .translator import Translator
 
-    if is_attr_list(args.source_attrs):
-        raise BadInput(f"--source-attrs {args.source_attrs}: a list of each image's attributes is for `stargan-rt "
-                       "translate`; here give the attributes the faces have, e.g. Black_Hair,Young")
     model = Path(args.model) if args.model else default_model_path()
     opts = {"threads": args.threads} if args.threads else {}
     every = getattr(args, "detect_every", 1)
-    tr = Translator(model, backend=args.backend, detector=args.detector, source=args.source_attrs, detect_every=every,
+    tr = Translator(model, backend=args.backend, detector=args.detector, source=source, detect_every=every,
                     paste=PasteBack(reference=args.paste_reference), **opts)
     print(f"backend: {tr.describe()}", file=sys.stderr)
     print(f"  why: {getattr(tr.runner, 'reason', 'chosen by the caller')}", file=sys.stderr)
@@ -163,10 +158,8 @@ def run_translate(args: argparse.Namespace) -> int:
     auto = args.detector.strip().lower() == "auto"
     if auto:
         args.detector = "haar"
-    attr_list = args.source_attrs if is_attr_list(args.source_attrs) else None
-    if attr_list is not None:
-        args.source_attrs = None  # each image's attributes come from the list, not one set for all
-    with _translator(args) as tr:
+    attr_list = args.source_attrs if is_attr_list(args.source_attrs) else None  # else one set for all images
+    with _translator(args, None if attr_list else args.source_attrs) as tr:
         if args.target:
             tr.label(args.target)  # an unknown or contradictory attribute fails before anything is written
         sources: dict[Path, Any] = {path: None for path in images}  # None: the translator's --source-attrs
@@ -267,6 +260,7 @@ def register_webcam(sub: Sub) -> None:
 
 def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, sink_specs: list[str], overlay: bool,
                   progress: bool, duration: float | None = None) -> int:
+    from .attr_list import is_attr_list
     from .errors import BadInput
     from .outputs import check_file, refuse_overwriting_inputs
     from .stream import Controls, TeeSink, check_sink, open_sink, open_source, run_stream
@@ -276,7 +270,10 @@ def _run_pipeline(args: argparse.Namespace, source_spec: str, realtime: bool, si
     if args.stats_json:
         check_file(args.stats_json, "--stats-json")
         refuse_overwriting_inputs([source_spec, *sink_specs], [args.stats_json])
-    with _translator(args) as tr:
+    if is_attr_list(args.source_attrs):
+        raise BadInput(f"--source-attrs {args.source_attrs}: a list of each image's attributes is for `stargan-rt "
+                       "translate`; here give the attributes the faces have, e.g. Black_Hair,Young")
+    with _translator(args, args.source_attrs) as tr:
         controls = Controls(tr.labels, args.target, tr.source)  # unknown attributes fail before the camera opens
         source = open_source(source_spec, realtime=realtime)
         try:

@@ -13,7 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from stargan_rt.argtypes import MAX_BATCH, finite_float, whole
-from stargan_rt.bundle import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_REPEAT_NUM
+from stargan_rt.bundle import MAX_CONV_DIM, MAX_IMAGE_SIZE, MAX_REPEAT_NUM, UPSAMPLING
 from stargan_rt.errors import BadInput
 
 CELEBA_DEFAULT_ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -45,7 +45,7 @@ class TrainConfig:
     g_upsample: str = opt("transpose", "G's two up-sampling layers: transpose (the official 4x4 stride-2 transposed "
                                        "convolutions) or resize (nearest x2, then a 3x3 convolution: no checkerboard "
                                        "by construction, 2.25x those layers' FLOPs; not the official layout)",
-                          choices=("transpose", "resize"))
+                          choices=UPSAMPLING)
     d_repeat_num: int = opt(6, "stride-2 convolutions in D (image_size must be divisible by 2**d_repeat_num)")
     # losses
     lambda_cls: float = opt(1.0, "weight of the domain classification loss")

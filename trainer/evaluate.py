@@ -82,7 +82,7 @@ def checkerboard(a: np.ndarray, tile: int = 16, period: int = 4) -> np.ndarray:
     StarGAN's stride-2 up-convolutions leave such a pattern (periods 2 and 4 at the output), phase-locked to the
     pixel grid; picture content is not, so it averages out of the per-phase means. The spread of the pixels within
     each phase is subtracted as noise, so a pattern of amplitude A added to a picture that measures c measures
-    about sqrt(A^2 + c^2); true renders measure about 0.8 (edges that happen to lie along the grid)."""
+    about sqrt(A^2 + c^2); true renders measure under 1 (edges that happen to lie along the grid)."""
     n, h, w, _ = a.shape
     tile = max(period, min(tile, h, w) // period * period)
     h, w = h // tile * tile, w // tile * tile
